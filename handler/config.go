@@ -1,0 +1,116 @@
+package handler
+
+import (
+	"fmt"
+	"log/slog"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/complycube-session/createsession/internal/complycube"
+)
+
+// Environment variable names, as the README documents them.
+const (
+	EnvSecretID               = "COMPLYCUBE_SECRET_ID"
+	EnvAPIKey                 = "COMPLYCUBE_API_KEY"
+	EnvBaseURL                = "COMPLYCUBE_BASE_URL"
+	EnvAllowedOrigins         = "ALLOWED_ORIGINS"
+	EnvAllowedRedirectOrigins = "ALLOWED_REDIRECT_ORIGINS"
+	EnvWorkflowTemplateIDs    = "WORKFLOW_TEMPLATE_IDS"
+	EnvUpstreamTimeout        = "UPSTREAM_TIMEOUT"
+)
+
+// DefaultUpstreamTimeout bounds one call to ComplyCube.
+const DefaultUpstreamTimeout = 5 * time.Second
+
+// Config is the function's configuration, parsed and validated.
+type Config struct {
+	SecretID        string
+	APIKey          string
+	BaseURL         string
+	AllowedOrigins  OriginList
+	RedirectOrigins OriginList // AnyOrigin: any https URL
+	TemplateIDs     []string
+	UpstreamTimeout time.Duration
+	// Warnings found while parsing, logged at start.
+	Warnings []string
+}
+
+// ConfigError names the variable that could not be parsed.
+type ConfigError struct {
+	Variable string
+	Err      error
+}
+
+func (e *ConfigError) Error() string { return fmt.Sprintf("%s: %v", e.Variable, e.Err) }
+func (e *ConfigError) Unwrap() error { return e.Err }
+
+var idPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,128}$`)
+
+// LoadConfig reads the configuration through getenv. It never ignores a
+// value it cannot parse.
+func LoadConfig(getenv func(string) string) (Config, error) {
+	c := Config{
+		SecretID:        strings.TrimSpace(getenv(EnvSecretID)),
+		APIKey:          strings.TrimSpace(getenv(EnvAPIKey)),
+		BaseURL:         strings.TrimSpace(getenv(EnvBaseURL)),
+		UpstreamTimeout: DefaultUpstreamTimeout,
+	}
+	if c.SecretID != "" && c.APIKey != "" {
+		c.Warnings = append(c.Warnings, EnvSecretID+" and "+EnvAPIKey+" are both set: the secret is used and "+EnvAPIKey+" is ignored")
+		c.APIKey = ""
+	}
+	if c.BaseURL == "" {
+		c.BaseURL = complycube.DefaultBaseURL
+	} else if _, err := complycube.New(complycube.Config{BaseURL: c.BaseURL}); err != nil {
+		return Config{}, &ConfigError{EnvBaseURL, err}
+	}
+	var err error
+	if c.AllowedOrigins, err = parseOriginList(getenv(EnvAllowedOrigins)); err != nil {
+		return Config{}, &ConfigError{EnvAllowedOrigins, err}
+	}
+	if c.AllowedOrigins.AnyOrigin {
+		c.Warnings = append(c.Warnings, EnvAllowedOrigins+" is *: any web site can call this endpoint (development only)")
+	}
+	if c.RedirectOrigins, err = parseOriginList(getenv(EnvAllowedRedirectOrigins)); err != nil {
+		return Config{}, &ConfigError{EnvAllowedRedirectOrigins, err}
+	}
+	if c.RedirectOrigins.Empty() {
+		if c.AllowedOrigins.AnyOrigin || c.AllowedOrigins.Empty() {
+			c.RedirectOrigins = OriginList{AnyOrigin: true}
+		} else {
+			c.RedirectOrigins = c.AllowedOrigins
+		}
+	}
+	if c.RedirectOrigins.AnyOrigin {
+		c.Warnings = append(c.Warnings, "no redirect allowlist applies ("+EnvAllowedRedirectOrigins+" and "+EnvAllowedOrigins+" are empty or *): successUrl and cancelUrl may be any https URL")
+	}
+	if v := strings.TrimSpace(getenv(EnvWorkflowTemplateIDs)); v != "" {
+		for _, id := range strings.Split(v, ",") {
+			id = strings.TrimSpace(id)
+			if !idPattern.MatchString(id) {
+				return Config{}, &ConfigError{EnvWorkflowTemplateIDs, fmt.Errorf("%q is not 1 to 128 letters, digits, '_' or '-'", id)}
+			}
+			c.TemplateIDs = append(c.TemplateIDs, id)
+		}
+	}
+	if v := strings.TrimSpace(getenv(EnvUpstreamTimeout)); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return Config{}, &ConfigError{EnvUpstreamTimeout, fmt.Errorf("%q is not a Go duration such as 5s or 1500ms", v)}
+		}
+		if d <= 0 || d > 25*time.Second {
+			return Config{}, &ConfigError{EnvUpstreamTimeout, fmt.Errorf("%s is out of range: it must be above 0 and at most 25s (API Gateway gives up after 29s)", d)}
+		}
+		c.UpstreamTimeout = d
+	}
+	return c, nil
+}
+
+// LogWarnings writes the configuration's warnings to log.
+func (c Config) LogWarnings(log *slog.Logger) {
+	for _, w := range c.Warnings {
+		log.Warn(w)
+	}
+}

@@ -1,0 +1,360 @@
+package handler_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-lambda-go/lambdacontext"
+
+	"github.com/complycube-session/createsession/handler"
+	"github.com/complycube-session/createsession/internal/app"
+	"github.com/complycube-session/createsession/internal/fakesecretsmanager"
+)
+
+// Keys the suite uses. TestMain fails the run if either shows up in any log
+// line or answer the suite produced.
+const (
+	apiKey     = "test_Zm9yLXRlc3RzLW9ubHktbm90LWEtcmVhbC1rZXk"
+	rotatedKey = "test_cm90YXRlZC1rZXktZm9yLXRlc3RzLW9ubHk"
+	secretID   = "prod/complycube/api-key"
+	allowed    = "https://app.example.com"
+)
+
+// everything collects every log line and answer of the suite.
+var everything = &syncBuffer{}
+
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	all := everything.String()
+	for _, k := range []string{apiKey, rotatedKey, secretID} {
+		// The secret's name may be logged but never answered; the key never
+		// appears anywhere. Answers are tagged "ANSWER " in the buffer.
+		if k == secretID {
+			for _, line := range strings.Split(all, "\n") {
+				if strings.HasPrefix(line, "ANSWER ") && strings.Contains(line, k) {
+					fmt.Fprintf(os.Stderr, "LEAK: an answer names the secret: %s\n", line)
+					code = 1
+				}
+			}
+			continue
+		}
+		if strings.Contains(all, k) {
+			fmt.Fprintf(os.Stderr, "LEAK: the API key appears in the suite's logs or answers\n")
+			code = 1
+		}
+	}
+	if code == 0 && len(all) < 1000 {
+		fmt.Fprintf(os.Stderr, "the leak check saw only %d bytes: the collector is not wired\n", len(all))
+		code = 1
+	}
+	os.Exit(code)
+}
+
+// upstreamCall is one request the fake ComplyCube received.
+type upstreamCall struct {
+	Method, Path string
+	Header       http.Header
+	Body         []byte
+}
+
+// fakeComplyCube answers with the next scripted reply, or with the last one
+// when the script runs out.
+type fakeComplyCube struct {
+	srv     *httptest.Server
+	mu      sync.Mutex
+	calls   []upstreamCall
+	replies []http.HandlerFunc
+}
+
+func newFakeComplyCube(t *testing.T, replies ...http.HandlerFunc) *fakeComplyCube {
+	f := &fakeComplyCube{replies: replies}
+	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
+	t.Cleanup(func() { f.srv.CloseClientConnections(); f.srv.Close() })
+	return f
+}
+
+func (f *fakeComplyCube) serve(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	f.mu.Lock()
+	f.calls = append(f.calls, upstreamCall{r.Method, r.URL.Path, r.Header.Clone(), body})
+	n := len(f.calls)
+	reply := f.replies[min(n, len(f.replies))-1]
+	f.mu.Unlock()
+	reply(w, r)
+}
+
+func (f *fakeComplyCube) Calls() []upstreamCall {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]upstreamCall(nil), f.calls...)
+}
+
+// reply writes status, body and headers (name, value pairs).
+func reply(status int, body string, headers ...string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		for i := 0; i+1 < len(headers); i += 2 {
+			w.Header().Set(headers[i], headers[i+1])
+		}
+		if w.Header().Get("Content-Type") == "" {
+			w.Header().Set("Content-Type", "application/json")
+		}
+		w.WriteHeader(status)
+		io.WriteString(w, body)
+	}
+}
+
+func redirectOK(url string) http.HandlerFunc {
+	return reply(200, `{"redirectUrl":"`+url+`"}`)
+}
+
+const sessionURL = "https://id.complycube.com/test_NjQ2ZDM3Y2Y?theme=light"
+
+// hang waits until the client goes away.
+func hang(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() }
+
+// fixture is one function instance built through the real wiring
+// (app.Build, the AWS SDK's default config chain) against local fakes.
+type fixture struct {
+	t      *testing.T
+	cc     *fakeComplyCube
+	sm     *fakesecretsmanager.Server
+	lambda handler.Lambda
+	logs   *syncBuffer
+}
+
+type fixtureOpts struct {
+	env      map[string]string // contract variables
+	secret   string            // SecretString; "" leaves the secret missing
+	smFail   *fakesecretsmanager.Failure
+	replies  []http.HandlerFunc
+	useKeyEnv bool // COMPLYCUBE_API_KEY instead of a secret
+}
+
+// awsTestEnv points the real SDK at the fake Secrets Manager with static
+// credentials, and keeps it away from the instance metadata endpoint.
+func awsTestEnv(t *testing.T, endpoint string) {
+	t.Setenv("AWS_ENDPOINT_URL_SECRETS_MANAGER", endpoint)
+	t.Setenv("AWS_ACCESS_KEY_ID", "AKIDTESTTESTTEST")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "test-secret-access-key")
+	t.Setenv("AWS_SESSION_TOKEN", "")
+	t.Setenv("AWS_REGION", "us-east-1")
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	t.Setenv("AWS_CONFIG_FILE", os.DevNull)
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", os.DevNull)
+	t.Setenv("AWS_PROFILE", "")
+}
+
+func newFixture(t *testing.T, o fixtureOpts) *fixture {
+	t.Helper()
+	if len(o.replies) == 0 {
+		o.replies = []http.HandlerFunc{redirectOK(sessionURL)}
+	}
+	f := &fixture{t: t, cc: newFakeComplyCube(t, o.replies...), sm: fakesecretsmanager.Start(), logs: &syncBuffer{}}
+	t.Cleanup(f.sm.Close)
+	awsTestEnv(t, f.sm.URL())
+	if o.secret != "" {
+		f.sm.SetSecret(secretID, o.secret)
+	}
+	f.sm.Fail(o.smFail)
+	env := map[string]string{
+		handler.EnvSecretID:       secretID,
+		handler.EnvBaseURL:        f.cc.srv.URL,
+		handler.EnvAllowedOrigins: allowed,
+	}
+	if o.useKeyEnv {
+		delete(env, handler.EnvSecretID)
+		env[handler.EnvAPIKey] = apiKey
+	}
+	for k, v := range o.env {
+		if v == "" {
+			delete(env, k)
+		} else {
+			env[k] = v
+		}
+	}
+	cfg, err := handler.LoadConfig(func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatalf("config: %v", err)
+	}
+	log := slog.New(slog.NewJSONHandler(io.MultiWriter(f.logs, everything), nil))
+	h, err := app.Build(context.Background(), cfg, log, app.Options{})
+	if err != nil {
+		t.Fatalf("build: %v", err)
+	}
+	f.lambda = handler.Lambda{Handler: h}
+	return f
+}
+
+// req is a request to send as an event.
+type req struct {
+	method  string
+	headers map[string]string
+	body    string
+	base64  bool
+	timeout time.Duration // the invocation's remaining time; default 10s
+}
+
+// post is a browser-like POST from the allowed origin.
+func post(body string) req {
+	return req{method: "POST", headers: map[string]string{"origin": allowed, "content-type": "application/json"}, body: body}
+}
+
+// answer is a decoded HTTP API response.
+type answer struct {
+	Status  int
+	Headers map[string]string
+	Body    string
+}
+
+func (a answer) header(name string) string {
+	for k, v := range a.Headers {
+		if strings.EqualFold(k, name) {
+			return v
+		}
+	}
+	return ""
+}
+
+var requestCounter int
+
+// invoke sends r as an HTTP API 2.0 event, the way API Gateway shapes it.
+func (f *fixture) invoke(r req) answer {
+	f.t.Helper()
+	requestCounter++
+	ev := events.APIGatewayV2HTTPRequest{
+		Version:         "2.0",
+		RouteKey:        r.method + " /sessions",
+		RawPath:         "/sessions",
+		Headers:         r.headers,
+		Body:            r.body,
+		IsBase64Encoded: r.base64,
+		RequestContext: events.APIGatewayV2HTTPRequestContext{
+			RequestID: fmt.Sprintf("apigw-%d", requestCounter),
+			HTTP:      events.APIGatewayV2HTTPRequestContextHTTPDescription{Method: r.method, Path: "/sessions", Protocol: "HTTP/1.1", SourceIP: "203.0.113.7"},
+		},
+	}
+	payload, _ := json.Marshal(ev)
+	out := f.invokeRaw(payload, r.timeout)
+	var resp events.APIGatewayV2HTTPResponse
+	if err := json.Unmarshal(out, &resp); err != nil {
+		f.t.Fatalf("response is not an HTTP API response: %v: %s", err, out)
+	}
+	return answer{resp.StatusCode, resp.Headers, resp.Body}
+}
+
+// invokeRaw calls the Lambda adapter with a payload, as the runtime does.
+func (f *fixture) invokeRaw(payload []byte, timeout time.Duration) []byte {
+	f.t.Helper()
+	if timeout == 0 {
+		timeout = 10 * time.Second
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	requestID := fmt.Sprintf("lambda-req-%d", requestCounter)
+	ctx = lambdacontext.NewContext(ctx, &lambdacontext.LambdaContext{AwsRequestID: requestID})
+	out, err := f.lambda.Invoke(ctx, payload)
+	if err != nil {
+		f.t.Fatalf("Invoke returned a Lambda error: %v", err)
+	}
+	fmt.Fprintf(everything, "ANSWER %s\n", out)
+	return out
+}
+
+// logLines returns the fixture's log lines, decoded.
+func (f *fixture) logLines() []map[string]any {
+	var lines []map[string]any
+	for _, l := range strings.Split(strings.TrimSpace(f.logs.String()), "\n") {
+		if l == "" {
+			continue
+		}
+		var m map[string]any
+		if err := json.Unmarshal([]byte(l), &m); err != nil {
+			f.t.Fatalf("log line is not JSON: %q", l)
+		}
+		lines = append(lines, m)
+	}
+	return lines
+}
+
+// requestLogs returns the per-request log lines.
+func (f *fixture) requestLogs() []map[string]any {
+	var out []map[string]any
+	for _, l := range f.logLines() {
+		if l["msg"] == "request" {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+func (f *fixture) lastRequestLog() map[string]any {
+	f.t.Helper()
+	ls := f.requestLogs()
+	if len(ls) == 0 {
+		f.t.Fatal("no request log line")
+	}
+	return ls[len(ls)-1]
+}
+
+const validBody = `{"clientId":"5eb04fcd0f3e360008035eb1","workflowTemplateId":"wt_123","successUrl":"https://app.example.com/done","cancelUrl":"https://app.example.com/cancel"}`
+
+// errorBody renders the function's own error shape.
+func errorBody(typ, message, param string) string {
+	b, _ := json.Marshal(handler.Error{Type: typ, Message: message, Param: param})
+	return string(b)
+}
+
+// checkCommon asserts the headers every answer carries.
+func checkCommon(t *testing.T, a answer, origin string) {
+	t.Helper()
+	if got := a.header("Cache-Control"); got != "no-store" {
+		t.Errorf("Cache-Control = %q, want no-store", got)
+	}
+	if a.Status == 204 {
+		if a.header("Content-Type") != "" || a.Body != "" {
+			t.Errorf("204 has Content-Type %q, body %q", a.header("Content-Type"), a.Body)
+		}
+	} else {
+		if got := a.header("Content-Type"); got != "application/json" {
+			t.Errorf("Content-Type = %q", got)
+		}
+		if !json.Valid([]byte(a.Body)) {
+			t.Errorf("body is not JSON: %q", a.Body)
+		}
+	}
+	if got := a.header("Access-Control-Allow-Origin"); got != origin {
+		t.Errorf("Access-Control-Allow-Origin = %q, want %q", got, origin)
+	}
+	if origin != "" && a.header("Vary") != "Origin" {
+		t.Errorf("Vary = %q, want Origin", a.header("Vary"))
+	}
+}

@@ -1,0 +1,221 @@
+package handler
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+)
+
+// Origin is a browser origin, normalised: lower-case scheme and host, the
+// default port folded away, IPv6 hosts in brackets.
+type Origin string
+
+// ParseOrigin parses "scheme://host[:port]" as browsers send it in the Origin
+// header and as operators write it in ALLOWED_ORIGINS. A path, query,
+// fragment or user-info is an error, and so is a scheme other than http(s).
+func ParseOrigin(s string) (Origin, error) {
+	if s == "" {
+		return "", errors.New("empty origin")
+	}
+	if strings.ContainsAny(s, "\\%@ \t\r\n") || !isPrintableASCII(s) {
+		return "", fmt.Errorf("origin %q has characters an origin cannot have", s)
+	}
+	scheme, rest, ok := strings.Cut(s, "://")
+	if !ok {
+		return "", fmt.Errorf("origin %q is not scheme://host[:port]", s)
+	}
+	scheme = strings.ToLower(scheme)
+	if scheme != "https" && scheme != "http" {
+		return "", fmt.Errorf("origin %q: scheme must be http or https", s)
+	}
+	if strings.ContainsAny(rest, "/?#") {
+		return "", fmt.Errorf("origin %q has a path, query or fragment", s)
+	}
+	host, port, err := splitHostPort(rest)
+	if err != nil {
+		return "", fmt.Errorf("origin %q: %w", s, err)
+	}
+	return makeOrigin(scheme, host, port), nil
+}
+
+// originOfURL returns the origin of an already parsed absolute URL.
+func originOfURL(u *url.URL) (Origin, error) {
+	host, port, err := splitHostPort(u.Host)
+	if err != nil {
+		return "", err
+	}
+	return makeOrigin(strings.ToLower(u.Scheme), host, port), nil
+}
+
+func makeOrigin(scheme, host, port string) Origin {
+	if (scheme == "https" && port == "443") || (scheme == "http" && port == "80") {
+		port = ""
+	}
+	if strings.Contains(host, ":") {
+		host = "[" + host + "]"
+	}
+	if port != "" {
+		host += ":" + port
+	}
+	return Origin(scheme + "://" + host)
+}
+
+// splitHostPort validates an authority without user-info and returns its
+// lower-case host (IPv6 without brackets) and port ("" when absent).
+func splitHostPort(authority string) (host, port string, err error) {
+	if authority == "" {
+		return "", "", errors.New("no host")
+	}
+	host = authority
+	if strings.HasPrefix(authority, "[") {
+		end := strings.IndexByte(authority, ']')
+		if end < 0 {
+			return "", "", errors.New("unclosed IPv6 bracket")
+		}
+		host = authority[1:end]
+		after := authority[end+1:]
+		if after != "" {
+			if !strings.HasPrefix(after, ":") {
+				return "", "", errors.New("junk after IPv6 host")
+			}
+			port = after[1:]
+			if port == "" {
+				return "", "", errors.New("empty port")
+			}
+		}
+		ip := net.ParseIP(host)
+		if ip == nil || ip.To4() != nil && !strings.Contains(host, ":") {
+			return "", "", errors.New("bad IPv6 address")
+		}
+		if strings.Contains(host, "%") {
+			return "", "", errors.New("IPv6 zone not allowed")
+		}
+		host = strings.ToLower(ip.String())
+	} else if i := strings.LastIndexByte(authority, ':'); i >= 0 {
+		host, port = authority[:i], authority[i+1:]
+		if port == "" {
+			return "", "", errors.New("empty port")
+		}
+	}
+	if port != "" {
+		n, perr := strconv.Atoi(port)
+		if perr != nil || n < 1 || n > 65535 || strings.HasPrefix(port, "0") || strings.HasPrefix(port, "+") {
+			return "", "", fmt.Errorf("bad port %q", port)
+		}
+	}
+	if !strings.HasPrefix(authority, "[") {
+		host = strings.ToLower(host)
+		if !validHostname(host) {
+			return "", "", fmt.Errorf("bad host %q", host)
+		}
+	}
+	return host, port, nil
+}
+
+// validHostname accepts DNS names (letters, digits, '-', dots between
+// labels, punycode for IDNs) and dotted IPv4. Anything a browser would
+// re-interpret (percent-escapes, Unicode, empty labels) is refused.
+func validHostname(h string) bool {
+	if h == "" || len(h) > 253 {
+		return false
+	}
+	h = strings.TrimSuffix(h, ".")
+	for _, label := range strings.Split(h, ".") {
+		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return false
+		}
+		for i := 0; i < len(label); i++ {
+			c := label[i]
+			if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
+				return false
+			}
+		}
+	}
+	// A last label of digits only must be a well-formed dotted IPv4, or a
+	// browser would read "1.2.3.0x4" or "2130706433" as an address.
+	labels := strings.Split(h, ".")
+	if isDigits(labels[len(labels)-1]) || strings.HasPrefix(labels[len(labels)-1], "0x") {
+		ip := net.ParseIP(h)
+		return ip != nil && ip.To4() != nil && len(labels) == 4
+	}
+	return true
+}
+
+func isDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return s != ""
+}
+
+func isPrintableASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] <= 0x20 || s[i] >= 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+// OriginList is an allowlist of origins; AnyOrigin allows all.
+type OriginList struct {
+	AnyOrigin bool
+	Origins   []Origin
+}
+
+// Allows reports whether o is on the list.
+func (l OriginList) Allows(o Origin) bool {
+	if l.AnyOrigin {
+		return true
+	}
+	for _, a := range l.Origins {
+		if a == o {
+			return true
+		}
+	}
+	return false
+}
+
+// Empty reports whether the list allows nothing.
+func (l OriginList) Empty() bool { return !l.AnyOrigin && len(l.Origins) == 0 }
+
+// String renders the list as it would be configured.
+func (l OriginList) String() string {
+	if l.AnyOrigin {
+		return "*"
+	}
+	s := make([]string, len(l.Origins))
+	for i, o := range l.Origins {
+		s[i] = string(o)
+	}
+	return strings.Join(s, ",")
+}
+
+// parseOriginList parses a comma-separated list; "*" alone allows any.
+func parseOriginList(v string) (OriginList, error) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return OriginList{}, nil
+	}
+	if v == "*" {
+		return OriginList{AnyOrigin: true}, nil
+	}
+	var l OriginList
+	for _, part := range strings.Split(v, ",") {
+		part = strings.TrimSpace(part)
+		if part == "*" {
+			return OriginList{}, errors.New(`"*" must stand alone`)
+		}
+		o, err := ParseOrigin(part)
+		if err != nil {
+			return OriginList{}, err
+		}
+		l.Origins = append(l.Origins, o)
+	}
+	return l, nil
+}

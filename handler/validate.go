@@ -1,0 +1,248 @@
+package handler
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/mail"
+	"net/url"
+	"slices"
+	"strings"
+	"unicode/utf8"
+)
+
+// MaxBodyBytes is the largest request body accepted, after base64 decoding.
+const MaxBodyBytes = 16 << 10
+
+// Limits on field lengths.
+const (
+	maxURLLength   = 2048
+	maxEmailLength = 254
+)
+
+// SessionRequest is what ComplyCube receives: the validated fields only,
+// strings never arrays, in ComplyCube's field names.
+type SessionRequest struct {
+	ClientID           string `json:"clientId"`
+	WorkflowTemplateID string `json:"workflowTemplateId"`
+	SuccessURL         string `json:"successUrl"`
+	CancelURL          string `json:"cancelUrl"`
+	Theme              string `json:"theme,omitempty"`
+	SupportEmail       string `json:"supportEmail,omitempty"`
+	ShortURL           *bool  `json:"shortUrl,omitempty"`
+}
+
+// fieldError is a 400 invalid_request; param is "" when no one field is at
+// fault.
+type fieldError struct {
+	param   string
+	message string
+}
+
+func (e *fieldError) Error() string { return e.message }
+
+func invalid(param, format string, args ...any) *fieldError {
+	return &fieldError{param: param, message: fmt.Sprintf(format, args...)}
+}
+
+var knownFields = []string{"clientId", "workflowTemplateId", "successUrl", "cancelUrl", "theme", "supportEmail", "shortUrl"}
+
+// Validator checks a request body against the contract and the
+// configuration's allowlists.
+type Validator struct {
+	TemplateIDs     []string
+	RedirectOrigins OriginList
+}
+
+// Validate decodes body, which must be exactly one JSON object with only
+// ComplyCube's workflow-session fields, and checks every field.
+func (v Validator) Validate(body []byte) (SessionRequest, *fieldError) {
+	fields, ferr := decodeObject(body)
+	if ferr != nil {
+		return SessionRequest{}, ferr
+	}
+	var r SessionRequest
+	var err *fieldError
+	if r.ClientID, err = idField(fields, "clientId", true); err != nil {
+		return r, err
+	}
+	if r.WorkflowTemplateID, err = idField(fields, "workflowTemplateId", len(v.TemplateIDs) == 0); err != nil {
+		return r, err
+	}
+	if len(v.TemplateIDs) > 0 {
+		if r.WorkflowTemplateID == "" {
+			r.WorkflowTemplateID = v.TemplateIDs[0]
+		} else if !slices.Contains(v.TemplateIDs, r.WorkflowTemplateID) {
+			return r, invalid("workflowTemplateId", "'workflowTemplateId' is not one this endpoint allows")
+		}
+	}
+	if r.SuccessURL, err = v.urlField(fields, "successUrl"); err != nil {
+		return r, err
+	}
+	if r.CancelURL, err = v.urlField(fields, "cancelUrl"); err != nil {
+		return r, err
+	}
+	if raw, ok := fields["theme"]; ok {
+		if err := json.Unmarshal(raw, &r.Theme); err != nil || (r.Theme != "light" && r.Theme != "dark") {
+			return r, invalid("theme", "'theme' must be \"light\" or \"dark\"")
+		}
+	}
+	if raw, ok := fields["supportEmail"]; ok {
+		if err := json.Unmarshal(raw, &r.SupportEmail); err != nil || !validEmail(r.SupportEmail) {
+			return r, invalid("supportEmail", "'supportEmail' must be one e-mail address of at most %d characters", maxEmailLength)
+		}
+	}
+	if raw, ok := fields["shortUrl"]; ok {
+		var b bool
+		if err := json.Unmarshal(raw, &b); err != nil {
+			return r, invalid("shortUrl", "'shortUrl' must be true or false")
+		}
+		r.ShortURL = &b
+	}
+	return r, nil
+}
+
+// decodeObject reads exactly one JSON object and returns its members, with
+// null members dropped. Duplicate or unknown names, invalid UTF-8 and
+// trailing data are errors: a body that two parsers could read two ways is
+// refused rather than guessed at.
+func decodeObject(body []byte) (map[string]json.RawMessage, *fieldError) {
+	notObject := invalid("", "the body must be one JSON object")
+	if !utf8.Valid(body) {
+		return nil, invalid("", "the body is not valid UTF-8")
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return nil, notObject
+	}
+	fields := make(map[string]json.RawMessage, len(knownFields))
+	seen := make(map[string]bool, len(knownFields))
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, notObject
+		}
+		name, _ := tok.(string)
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			return nil, notObject
+		}
+		if !slices.Contains(knownFields, name) {
+			return nil, invalid(name, "'%s' is not a field of a workflow session request", name)
+		}
+		if seen[name] {
+			return nil, invalid(name, "'%s' appears more than once", name)
+		}
+		seen[name] = true
+		if string(raw) != "null" {
+			fields[name] = raw
+		}
+	}
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('}') {
+		return nil, notObject
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return nil, notObject
+	}
+	return fields, nil
+}
+
+func idField(fields map[string]json.RawMessage, name string, required bool) (string, *fieldError) {
+	raw, ok := fields[name]
+	if !ok {
+		if required {
+			return "", invalid(name, "'%s' is required", name)
+		}
+		return "", nil
+	}
+	var s string
+	if err := json.Unmarshal(raw, &s); err != nil || !idPattern.MatchString(s) {
+		return "", invalid(name, "'%s' must be 1 to 128 letters, digits, '_' or '-'", name)
+	}
+	return s, nil
+}
+
+func (v Validator) urlField(fields map[string]json.RawMessage, name string) (string, *fieldError) {
+	raw, ok := fields[name]
+	if !ok {
+		return "", invalid(name, "'%s' is required", name)
+	}
+	var s string
+	if err := json.Unmarshal(raw, &s); err != nil {
+		// ComplyCube's reference types these fields as arrays.
+		var arr []string
+		if err := json.Unmarshal(raw, &arr); err != nil || len(arr) != 1 {
+			return "", invalid(name, "'%s' must be a URL string", name)
+		}
+		s = arr[0]
+	}
+	if reason := v.checkRedirectURL(s); reason != "" {
+		return "", invalid(name, "'%s' %s", name, reason)
+	}
+	return s, nil
+}
+
+// checkRedirectURL returns why s may not be a successUrl or cancelUrl, or "".
+// The rules are strict on purpose: a redirect URL that a browser could read
+// differently from Go's parser is a phishing tool.
+func (v Validator) checkRedirectURL(s string) string {
+	const absolute = "must be an absolute https URL"
+	if s == "" || len(s) > maxURLLength {
+		return fmt.Sprintf("must be a URL of 1 to %d characters", maxURLLength)
+	}
+	if !isPrintableASCII(s) || strings.ContainsRune(s, '\\') {
+		return "must not contain spaces, control characters, backslashes or non-ASCII characters (percent-encode them)"
+	}
+	u, err := url.Parse(s)
+	if err != nil || u.Opaque != "" || !strings.HasPrefix(strings.ToLower(s), u.Scheme+"://") {
+		return absolute
+	}
+	if u.User != nil || strings.Contains(u.Host, "@") {
+		return "must not contain user information"
+	}
+	// Re-split the authority ourselves rather than trusting u.Host, which
+	// has had percent-escapes decoded.
+	authority := s[len(u.Scheme)+3:]
+	if i := strings.IndexAny(authority, "/?#"); i >= 0 {
+		authority = authority[:i]
+	}
+	if strings.Contains(authority, "%") {
+		return "must not percent-encode its host"
+	}
+	host, _, err := splitHostPort(authority)
+	if err != nil {
+		return absolute
+	}
+	switch u.Scheme {
+	case "https":
+	case "http":
+		if host != "localhost" && host != "127.0.0.1" && host != "::1" {
+			return absolute + " (http is allowed for localhost only)"
+		}
+	default:
+		return absolute
+	}
+	origin, err := originOfURL(&url.URL{Scheme: u.Scheme, Host: authority})
+	if err != nil {
+		return absolute
+	}
+	if !v.RedirectOrigins.Allows(origin) {
+		return "must point to an origin this endpoint allows"
+	}
+	return ""
+}
+
+func validEmail(s string) bool {
+	if s == "" || len(s) > maxEmailLength || !isPrintableASCII(s) {
+		return false
+	}
+	a, err := mail.ParseAddress(s)
+	if err != nil || a.Name != "" || a.Address != s {
+		return false
+	}
+	local, domain, ok := strings.Cut(s, "@")
+	return ok && local != "" && !strings.HasPrefix(local, "\"") && validHostname(strings.ToLower(domain)) && strings.Contains(domain, ".")
+}

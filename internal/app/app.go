@@ -1,0 +1,73 @@
+// Package app wires the function's parts together from its configuration:
+// the key source, the ComplyCube client and the handler. Both programs in
+// cmd/ use it, so the Lambda function and the dev server cannot drift apart.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
+	"github.com/complycube-session/createsession/handler"
+	"github.com/complycube-session/createsession/internal/complycube"
+	"github.com/complycube-session/createsession/internal/secret"
+)
+
+// InitKeyTimeout bounds the key read during init, well inside Lambda's 10 s
+// init limit even when Secrets Manager hangs.
+const InitKeyTimeout = 3 * time.Second
+
+// Options are the parts a caller may replace (tests, the dev server).
+type Options struct {
+	// Transport for ComplyCube calls; nil means complycube.NewTransport().
+	Transport http.RoundTripper
+}
+
+// Build logs the configuration's warnings, reads the key once (a failure is logged, not fatal) and returns the
+// handler. cfg must hold a secret ID or an API key.
+func Build(ctx context.Context, cfg handler.Config, log *slog.Logger, opts Options) (*handler.Handler, error) {
+	cfg.LogWarnings(log)
+	var fetcher secret.Fetcher
+	switch {
+	case cfg.SecretID != "":
+		fetcher = &lazySecretsManager{secretID: cfg.SecretID}
+	case cfg.APIKey != "":
+		fetcher = secret.Static(cfg.APIKey)
+	default:
+		return nil, &handler.ConfigError{Variable: handler.EnvSecretID, Err: errors.New("is required (or " + handler.EnvAPIKey + " for local runs)")}
+	}
+	client, err := complycube.New(complycube.Config{BaseURL: cfg.BaseURL, Timeout: cfg.UpstreamTimeout, Transport: opts.Transport})
+	if err != nil {
+		return nil, &handler.ConfigError{Variable: handler.EnvBaseURL, Err: err}
+	}
+	keys := secret.NewCache(fetcher, secret.WithFetchTimeout(InitKeyTimeout))
+	if err := keys.Load(ctx); err != nil {
+		log.Error("the API key could not be read at start; answering 503 until a later read succeeds", slog.String("cause", err.Error()))
+	}
+	return handler.New(cfg, keys, client, log), nil
+}
+
+// lazySecretsManager builds the SDK client on first use, inside the bounded
+// read, so that a slow credential or region lookup counts against the same
+// timeout as the read itself.
+type lazySecretsManager struct {
+	secretID string
+	reader   *secret.SecretsManager
+}
+
+func (l *lazySecretsManager) FetchKey(ctx context.Context) (string, error) {
+	if l.reader == nil {
+		awsCfg, err := config.LoadDefaultConfig(ctx)
+		if err != nil {
+			return "", fmt.Errorf("load AWS configuration: %w", err)
+		}
+		l.reader = &secret.SecretsManager{Client: secretsmanager.NewFromConfig(awsCfg), SecretID: l.secretID}
+	}
+	return l.reader.FetchKey(ctx)
+}

@@ -1,0 +1,187 @@
+// Package complycube calls ComplyCube's "create a session via workflows"
+// endpoint, POST /v1/flow/sessions, and nothing else.
+//
+// The client makes one call, retried once on a 5xx answer or a failed
+// connection when the caller's deadline leaves room. It never follows a
+// redirect (the API key must not travel to another host), bounds every
+// attempt by its own timeout and reads at most MaxResponseBytes of an answer.
+package complycube
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// DefaultBaseURL is ComplyCube's production API.
+const DefaultBaseURL = "https://api.complycube.com"
+
+// SessionsPath is the endpoint the function calls.
+const SessionsPath = "/v1/flow/sessions"
+
+// MaxResponseBytes bounds what is read of an answer. ComplyCube's answers to
+// this call are a few hundred bytes; anything larger is treated as a fault.
+const MaxResponseBytes = 64 << 10
+
+// UserAgent names this program to ComplyCube, as the official SDKs do.
+const UserAgent = "complycube-createsession/1.0"
+
+// ErrTimeout is returned when no answer came within the attempt timeout or
+// the caller's deadline.
+var ErrTimeout = errors.New("complycube did not answer in time")
+
+// ErrResponseTooLarge is returned when an answer exceeds MaxResponseBytes.
+var ErrResponseTooLarge = errors.New("complycube answer too large")
+
+// Response is ComplyCube's answer, as far as the function needs it.
+type Response struct {
+	Status     int
+	Body       []byte
+	RetryAfter string // the Retry-After header, as sent
+	Attempts   int    // how many HTTP calls were made
+}
+
+// Client calls ComplyCube.
+type Client struct {
+	endpoint string
+	http     *http.Client
+	timeout  time.Duration
+	// minRetryBudget is the least time that must remain before the caller's
+	// deadline, after the back-off, for a retry to be worth starting.
+	minRetryBudget time.Duration
+	backoff        func() time.Duration
+}
+
+// Config configures a Client.
+type Config struct {
+	BaseURL string        // default DefaultBaseURL
+	Timeout time.Duration // per attempt; default 5s
+	// Transport, when set, replaces the default transport (tests use it to
+	// trust a test CA). Redirects are never followed whatever it is.
+	Transport http.RoundTripper
+}
+
+// New returns a Client for cfg.
+func New(cfg Config) (*Client, error) {
+	base := cfg.BaseURL
+	if base == "" {
+		base = DefaultBaseURL
+	}
+	u, err := url.Parse(base)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return nil, fmt.Errorf("base URL %q is not an absolute http(s) URL", base)
+	}
+	timeout := cfg.Timeout
+	if timeout <= 0 {
+		timeout = 5 * time.Second
+	}
+	rt := cfg.Transport
+	if rt == nil {
+		rt = NewTransport()
+	}
+	return &Client{
+		endpoint: strings.TrimRight(base, "/") + SessionsPath,
+		http: &http.Client{
+			Transport: rt,
+			// Never follow a redirect: the Authorization header would go with it.
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		},
+		timeout:        timeout,
+		minRetryBudget: min(timeout, time.Second),
+		backoff:        func() time.Duration { return 50*time.Millisecond + rand.N(100*time.Millisecond) },
+	}, nil
+}
+
+// NewTransport returns the transport the function uses in production:
+// keep-alive, HTTP/2 when offered, TLS 1.2 at least.
+func NewTransport() *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.ForceAttemptHTTP2 = true
+	t.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+	t.MaxIdleConnsPerHost = 16
+	t.IdleConnTimeout = 90 * time.Second
+	t.TLSHandshakeTimeout = 5 * time.Second
+	t.ResponseHeaderTimeout = 0 // bounded by the attempt's context instead
+	return t
+}
+
+// Endpoint is the URL the client posts to.
+func (c *Client) Endpoint() string { return c.endpoint }
+
+// CreateFlowSession posts body (a JSON object) with apiKey. A non-nil error
+// means no usable HTTP answer: ErrTimeout, ErrResponseTooLarge, or a
+// connection failure.
+func (c *Client) CreateFlowSession(ctx context.Context, apiKey string, body []byte) (Response, error) {
+	resp, err := c.attempt(ctx, apiKey, body)
+	resp.Attempts = 1
+	if !retryable(resp, err) {
+		return resp, err
+	}
+	wait := c.backoff()
+	if dl, ok := ctx.Deadline(); ok && time.Until(dl)-wait < c.minRetryBudget {
+		return resp, err
+	}
+	select {
+	case <-ctx.Done():
+		return resp, err
+	case <-time.After(wait):
+	}
+	resp, err = c.attempt(ctx, apiKey, body)
+	resp.Attempts = 2
+	return resp, err
+}
+
+func retryable(resp Response, err error) bool {
+	if err != nil {
+		return !errors.Is(err, ErrTimeout) && !errors.Is(err, ErrResponseTooLarge)
+	}
+	return resp.Status >= 500
+}
+
+func (c *Client) attempt(ctx context.Context, apiKey string, body []byte) (Response, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.endpoint, bytes.NewReader(body))
+	if err != nil {
+		return Response{}, fmt.Errorf("build request: %w", err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("Authorization", apiKey)
+	req.Header.Set("User-Agent", UserAgent)
+	res, err := c.http.Do(req)
+	if err != nil {
+		return Response{}, classify(ctx, "post "+SessionsPath, err)
+	}
+	defer res.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(res.Body, MaxResponseBytes+1))
+	if err != nil {
+		return Response{Status: res.StatusCode}, classify(ctx, "read answer", err)
+	}
+	if len(data) > MaxResponseBytes {
+		return Response{Status: res.StatusCode}, fmt.Errorf("%w: over %d bytes (status %d)", ErrResponseTooLarge, MaxResponseBytes, res.StatusCode)
+	}
+	return Response{Status: res.StatusCode, Body: data, RetryAfter: res.Header.Get("Retry-After")}, nil
+}
+
+// classify turns a transport error into ErrTimeout when a deadline ran out.
+// It strips the URL that *url.Error carries, so that the endpoint's address
+// reaches the log through the caller's context, not through every error.
+func classify(ctx context.Context, op string, err error) error {
+	if ctx.Err() != nil || errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("%s: %w", op, ErrTimeout)
+	}
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err
+	}
+	return fmt.Errorf("%s: %w", op, err)
+}
