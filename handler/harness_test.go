@@ -152,10 +152,10 @@ type fixture struct {
 }
 
 type fixtureOpts struct {
-	env      map[string]string // contract variables
-	secret   string            // SecretString; "" leaves the secret missing
-	smFail   *fakesecretsmanager.Failure
-	replies  []http.HandlerFunc
+	env       map[string]string // contract variables
+	secret    string            // SecretString; "" leaves the secret missing
+	smFail    *fakesecretsmanager.Failure
+	replies   []http.HandlerFunc
 	useKeyEnv bool // COMPLYCUBE_API_KEY instead of a secret
 }
 

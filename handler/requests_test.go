@@ -14,13 +14,13 @@ func TestRequestRows(t *testing.T) {
 	// exactly 16 KiB of valid body: validBody padded with spaces.
 	exact := validBody + strings.Repeat(" ", 16<<10-len(validBody))
 	tests := []struct {
-		name       string
-		req        req
-		status     int
-		body       string // exact; "" for none
-		origin     string // expected Access-Control-Allow-Origin
-		headers    map[string]string
-		calledCC   bool
+		name     string
+		req      req
+		status   int
+		body     string // exact; "" for none
+		origin   string // expected Access-Control-Allow-Origin
+		headers  map[string]string
+		calledCC bool
 	}{
 		{
 			name:   "preflight from an allowed origin",
