@@ -175,16 +175,27 @@ func awsTestEnv(t *testing.T, endpoint string) {
 
 func newFixture(t *testing.T, o fixtureOpts) *fixture {
 	t.Helper()
+	sm := fakesecretsmanager.Start()
+	t.Cleanup(sm.Close)
+	if o.secret != "" {
+		sm.SetSecret(secretID, o.secret)
+	}
+	sm.Fail(o.smFail)
+	return buildFixture(t, sm, o)
+}
+
+// newFixtureWithSM builds a fixture around a fake the test prepared.
+func newFixtureWithSM(t *testing.T, sm *fakesecretsmanager.Server) *fixture {
+	return buildFixture(t, sm, fixtureOpts{})
+}
+
+func buildFixture(t *testing.T, sm *fakesecretsmanager.Server, o fixtureOpts) *fixture {
+	t.Helper()
 	if len(o.replies) == 0 {
 		o.replies = []http.HandlerFunc{redirectOK(sessionURL)}
 	}
-	f := &fixture{t: t, cc: newFakeComplyCube(t, o.replies...), sm: fakesecretsmanager.Start(), logs: &syncBuffer{}}
-	t.Cleanup(f.sm.Close)
+	f := &fixture{t: t, cc: newFakeComplyCube(t, o.replies...), sm: sm, logs: &syncBuffer{}}
 	awsTestEnv(t, f.sm.URL())
-	if o.secret != "" {
-		f.sm.SetSecret(secretID, o.secret)
-	}
-	f.sm.Fail(o.smFail)
 	env := map[string]string{
 		handler.EnvSecretID:       secretID,
 		handler.EnvBaseURL:        f.cc.srv.URL,
