@@ -1,0 +1,234 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/complycube-session/createsession/internal/fakesecretsmanager"
+	"github.com/complycube-session/createsession/internal/lambdaemu"
+	"github.com/complycube-session/createsession/internal/simulator"
+)
+
+const (
+	e2eKey      = "test_ZTJlLWtleS1uZXZlci10by1iZS1sb2dnZWQ"
+	e2eSecretID = "e2e/complycube"
+	e2eOrigin   = "https://shop.example.com"
+)
+
+// emulated is the real bootstrap under the Runtime Interface Emulator with
+// a fake Secrets Manager and the ComplyCube simulator.
+type emulated struct {
+	t   *testing.T
+	emu *lambdaemu.Emulator
+	sm  *fakesecretsmanager.Server
+	cc  *simulator.Simulator
+}
+
+func bootstrapPath(t *testing.T) (rie, bootstrap string) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("end-to-end test under the emulator; -short skips it")
+	}
+	rie, err := lambdaemu.FindRIE()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bootstrap, err = lambdaemu.BuildBootstrap("./cmd/createsession", t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rie, bootstrap
+}
+
+func startEmulated(t *testing.T, rie, bootstrap string, extraEnv ...string) *emulated {
+	t.Helper()
+	e := &emulated{t: t, sm: fakesecretsmanager.Start()}
+	t.Cleanup(e.sm.Close)
+	e.cc = simulator.New("", e2eKey)
+	ccSrv := httptest.NewServer(e.cc)
+	t.Cleanup(ccSrv.Close)
+	e.cc.SetPublicURL(ccSrv.URL)
+	env := []string{
+		"AWS_REGION=us-east-1",
+		"AWS_ACCESS_KEY_ID=AKIDE2ETEST",
+		"AWS_SECRET_ACCESS_KEY=e2e-secret-access-key",
+		"AWS_EC2_METADATA_DISABLED=true",
+		"AWS_ENDPOINT_URL_SECRETS_MANAGER=" + e.sm.URL(),
+		"AWS_LAMBDA_FUNCTION_TIMEOUT=15",
+		"AWS_LAMBDA_FUNCTION_NAME=CreateSessionFunction",
+		"COMPLYCUBE_SECRET_ID=" + e2eSecretID,
+		"COMPLYCUBE_BASE_URL=" + ccSrv.URL,
+		"ALLOWED_ORIGINS=" + e2eOrigin,
+		"ALLOWED_REDIRECT_ORIGINS=" + e2eOrigin + ",http://127.0.0.1:1",
+	}
+	env = append(env, extraEnv...)
+	emu, err := lambdaemu.Start(rie, bootstrap, env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.emu = emu
+	t.Cleanup(func() {
+		emu.Stop()
+		out := emu.Output()
+		if strings.Contains(out, e2eKey) {
+			t.Errorf("the API key appears in the emulator's output")
+		}
+		if t.Failed() {
+			t.Logf("emulator output:\n%s", out)
+		}
+	})
+	return e
+}
+
+func (e *emulated) invoke(method string, headers map[string]string, body string) events.APIGatewayV2HTTPResponse {
+	e.t.Helper()
+	ev := events.APIGatewayV2HTTPRequest{
+		Version: "2.0", RouteKey: method + " /sessions", RawPath: "/sessions", Headers: headers, Body: body,
+		RequestContext: events.APIGatewayV2HTTPRequestContext{
+			HTTP: events.APIGatewayV2HTTPRequestContextHTTPDescription{Method: method, Path: "/sessions"},
+		},
+	}
+	payload, _ := json.Marshal(ev)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	out, err := e.emu.Invoke(ctx, payload)
+	if err != nil {
+		e.t.Fatalf("invoke: %v", err)
+	}
+	if strings.Contains(string(out), e2eKey) {
+		e.t.Error("the API key appears in an answer")
+	}
+	var resp events.APIGatewayV2HTTPResponse
+	if err := json.Unmarshal(out, &resp); err != nil {
+		e.t.Fatalf("not an HTTP API response: %s", out)
+	}
+	return resp
+}
+
+func body(clientID string) string {
+	return `{"clientId":"` + clientID + `","workflowTemplateId":"wt_e2e","successUrl":"https://shop.example.com/ok","cancelUrl":"https://shop.example.com/no","theme":"dark"}`
+}
+
+var browser = map[string]string{"origin": e2eOrigin, "content-type": "application/json"}
+
+// TestEmulator runs the real bootstrap under the Lambda Runtime Interface
+// Emulator: success, validation error, preflight, ComplyCube's 400 passed
+// through, and a Secrets Manager failure at init followed by recovery.
+func TestEmulator(t *testing.T) {
+	rie, bootstrap := bootstrapPath(t)
+
+	t.Run("requests", func(t *testing.T) {
+		e := startEmulated(t, rie, bootstrap)
+		e.sm.SetSecret(e2eSecretID, `{"apiKey":"`+e2eKey+`"}`)
+
+		r := e.invoke("POST", browser, body("5eb04fcd0f3e360008035eb1"))
+		var ok struct{ RedirectURL string }
+		json.Unmarshal([]byte(r.Body), &ok)
+		if r.StatusCode != 200 || !strings.Contains(ok.RedirectURL, "/session/test_") || !strings.HasSuffix(ok.RedirectURL, "?theme=dark") {
+			t.Fatalf("success: %d %s", r.StatusCode, r.Body)
+		}
+		if r.Headers["Access-Control-Allow-Origin"] != e2eOrigin || r.Headers["Cache-Control"] != "no-store" {
+			t.Errorf("success headers: %v", r.Headers)
+		}
+
+		r = e.invoke("POST", browser, `{"clientId":"5eb04fcd0f3e360008035eb1","workflowTemplateId":"wt_e2e","successUrl":"https://evil.example/","cancelUrl":"https://shop.example.com/no"}`)
+		if r.StatusCode != 400 || r.Body != `{"type":"invalid_request","message":"'successUrl' must point to an origin this endpoint allows","param":"successUrl"}` {
+			t.Errorf("validation: %d %s", r.StatusCode, r.Body)
+		}
+
+		r = e.invoke("OPTIONS", map[string]string{"origin": e2eOrigin, "access-control-request-method": "POST"}, "")
+		if r.StatusCode != 204 || r.Headers["Access-Control-Allow-Methods"] != "POST, OPTIONS" || r.Headers["Access-Control-Max-Age"] != "7200" || r.Body != "" {
+			t.Errorf("preflight: %d %v %q", r.StatusCode, r.Headers, r.Body)
+		}
+
+		r = e.invoke("POST", browser, body("not-a-complycube-id"))
+		if r.StatusCode != 400 || r.Body != `{"type":"invalid_request","message":"'clientId' is invalid","param":"clientId"}` {
+			t.Errorf("ComplyCube 400: %d %q", r.StatusCode, r.Body)
+		}
+		if got := e.cc.Requests(); got != 2 {
+			t.Errorf("simulator saw %d calls, want 2", got)
+		}
+		if n := len(e.sm.Requests()); n != 1 {
+			t.Errorf("%d secret reads for 4 requests, want 1 (at init)", n)
+		}
+		if d, ok := e.emu.InitDuration(); !ok || d <= 0 || d > 5*time.Second {
+			t.Errorf("INIT REPORT duration %v (found %v)", d, ok)
+		}
+		logs := functionLogs(t, e.emu.Output())
+		if len(logs) != 4 || logs[0]["coldStart"] != true || logs[1]["coldStart"] != false || logs[0]["requestId"] == "" {
+			t.Errorf("request log lines: %v", logs)
+		}
+	})
+
+	t.Run("secret unavailable at init, then back", func(t *testing.T) {
+		e := startEmulated(t, rie, bootstrap)
+		e.sm.SetSecret(e2eSecretID, e2eKey)
+		e.sm.Fail(fakesecretsmanager.AccessDenied)
+		r := e.invoke("POST", browser, body("5eb04fcd0f3e360008035eb1"))
+		if r.StatusCode != 503 || r.Headers["Retry-After"] == "" || r.Body != `{"type":"service_unavailable","message":"The service is not available right now. Try again shortly."}` {
+			t.Fatalf("while denied: %d %v %s", r.StatusCode, r.Headers, r.Body)
+		}
+		if strings.Contains(r.Body, e2eSecretID) {
+			t.Error("the answer names the secret")
+		}
+		e.sm.Fail(nil)
+		time.Sleep(1100 * time.Millisecond)
+		r = e.invoke("POST", browser, body("5eb04fcd0f3e360008035eb1"))
+		if r.StatusCode != 200 {
+			t.Fatalf("after recovery: %d %s", r.StatusCode, r.Body)
+		}
+		if !strings.Contains(e.emu.Output(), "AccessDeniedException") {
+			t.Error("the log does not say why the key could not be read")
+		}
+	})
+
+	t.Run("configuration error stops the function at start", func(t *testing.T) {
+		e := startEmulated(t, rie, bootstrap, "UPSTREAM_TIMEOUT=five seconds")
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		out, err := e.emu.Invoke(ctx, []byte(`{"version":"2.0"}`))
+		if err == nil && !strings.Contains(string(out), "Runtime.ExitError") {
+			t.Errorf("the function answered despite a bad configuration: %s", out)
+		}
+		found := false
+		for _, l := range strings.Split(e.emu.Output(), "\n") {
+			if strings.Contains(l, `"variable":"UPSTREAM_TIMEOUT"`) && strings.Contains(l, `"level":"ERROR"`) {
+				found = true
+			}
+		}
+		if !found {
+			t.Error("no error log line naming UPSTREAM_TIMEOUT")
+		}
+	})
+}
+
+// functionLogs returns the function's per-request JSON log lines.
+func functionLogs(t *testing.T, out string) []map[string]any {
+	var lines []map[string]any
+	for _, l := range strings.Split(out, "\n") {
+		i := strings.Index(l, `{"time"`)
+		if i < 0 {
+			continue
+		}
+		var m map[string]any
+		if err := json.Unmarshal([]byte(l[i:]), &m); err != nil {
+			t.Errorf("log line is not JSON: %q", l)
+			continue
+		}
+		if m["msg"] == "request" {
+			lines = append(lines, m)
+		}
+	}
+	return lines
+}
+
+func TestMain(m *testing.M) {
+	os.Exit(m.Run())
+}

@@ -1,0 +1,84 @@
+package handler_test
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/complycube-session/createsession/handler"
+)
+
+func TestConfigDefaults(t *testing.T) {
+	cfg, err := handler.LoadConfig(func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.BaseURL != "https://api.complycube.com" || cfg.UpstreamTimeout != 5*time.Second {
+		t.Errorf("defaults: %+v", cfg)
+	}
+	if !cfg.AllowedOrigins.Empty() || !cfg.RedirectOrigins.AnyOrigin || len(cfg.TemplateIDs) != 0 {
+		t.Errorf("origins/templates: %+v", cfg)
+	}
+}
+
+func TestConfigValues(t *testing.T) {
+	env := map[string]string{
+		"COMPLYCUBE_SECRET_ID":     "arn:aws:secretsmanager:eu-west-1:123456789012:secret:cc-AbCdEf",
+		"COMPLYCUBE_API_KEY":       "test_x",
+		"ALLOWED_ORIGINS":          " https://A.example:443 , http://localhost:8000,https://[::1]:8443",
+		"ALLOWED_REDIRECT_ORIGINS": "",
+		"WORKFLOW_TEMPLATE_IDS":    "wt_1, wt-2",
+		"UPSTREAM_TIMEOUT":         "1500ms",
+	}
+	cfg, err := handler.LoadConfig(func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := cfg.AllowedOrigins.String(); got != "https://a.example,http://localhost:8000,https://[::1]:8443" {
+		t.Errorf("origins %q", got)
+	}
+	if cfg.RedirectOrigins.String() != cfg.AllowedOrigins.String() {
+		t.Errorf("redirect origins default to %q", cfg.RedirectOrigins)
+	}
+	if cfg.APIKey != "" || len(cfg.Warnings) != 1 {
+		t.Errorf("secret and key both set: key %q, warnings %q", cfg.APIKey, cfg.Warnings)
+	}
+	if cfg.UpstreamTimeout != 1500*time.Millisecond || len(cfg.TemplateIDs) != 2 || cfg.TemplateIDs[0] != "wt_1" {
+		t.Errorf("%+v", cfg)
+	}
+}
+
+// TestConfigErrors: a value that cannot be parsed is an error naming its
+// variable, never silently ignored.
+func TestConfigErrors(t *testing.T) {
+	tests := []struct{ variable, value string }{
+		{"UPSTREAM_TIMEOUT", "5"},
+		{"UPSTREAM_TIMEOUT", "-1s"},
+		{"UPSTREAM_TIMEOUT", "0s"},
+		{"UPSTREAM_TIMEOUT", "1m"},
+		{"ALLOWED_ORIGINS", "app.example.com"},
+		{"ALLOWED_ORIGINS", "https://app.example.com/"},
+		{"ALLOWED_ORIGINS", "https://a.example,*"},
+		{"ALLOWED_ORIGINS", "ftp://a.example"},
+		{"ALLOWED_ORIGINS", "https://a.example,"},
+		{"ALLOWED_ORIGINS", "https://user@a.example"},
+		{"ALLOWED_REDIRECT_ORIGINS", "https://a.example:99999"},
+		{"ALLOWED_REDIRECT_ORIGINS", "https://a.example/path"},
+		{"WORKFLOW_TEMPLATE_IDS", "wt 1"},
+		{"WORKFLOW_TEMPLATE_IDS", "wt_1,,wt_2"},
+		{"COMPLYCUBE_BASE_URL", "api.complycube.com"},
+		{"COMPLYCUBE_BASE_URL", "ftp://api.complycube.com"},
+	}
+	for _, tc := range tests {
+		_, err := handler.LoadConfig(func(k string) string {
+			if k == tc.variable {
+				return tc.value
+			}
+			return ""
+		})
+		var ce *handler.ConfigError
+		if !errors.As(err, &ce) || ce.Variable != tc.variable {
+			t.Errorf("%s=%q: got %v, want an error naming %s", tc.variable, tc.value, err, tc.variable)
+		}
+	}
+}

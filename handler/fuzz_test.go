@@ -1,0 +1,152 @@
+package handler_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/complycube-session/createsession/handler"
+	"github.com/complycube-session/createsession/internal/complycube"
+)
+
+// staticKeys is an in-memory KeySource.
+type staticKeys string
+
+func (k staticKeys) Key(context.Context) (string, error) { return string(k), nil }
+func (k staticKeys) Refresh(context.Context, string) (string, error) {
+	return "", context.Canceled
+}
+
+// cannedUpstream answers every call with one response.
+type cannedUpstream struct {
+	resp  complycube.Response
+	err   error
+	calls int
+}
+
+func (c *cannedUpstream) CreateFlowSession(_ context.Context, key string, body []byte) (complycube.Response, error) {
+	c.calls++
+	if !json.Valid(body) {
+		panic("the handler sent ComplyCube a body that is not JSON")
+	}
+	r := c.resp
+	r.Attempts = 1
+	return r, c.err
+}
+
+func fuzzHandler(t testing.TB, up *cannedUpstream, origins string) handler.Lambda {
+	cfg, err := handler.LoadConfig(func(k string) string {
+		return map[string]string{"ALLOWED_ORIGINS": origins, "WORKFLOW_TEMPLATE_IDS": ""}[k]
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
+	return handler.Lambda{Handler: handler.New(cfg, staticKeys(apiKey), up, log)}
+}
+
+var allowedStatuses = map[int]bool{200: true, 204: true, 400: true, 403: true, 404: true, 405: true, 413: true, 415: true, 422: true, 429: true, 502: true, 503: true, 504: true}
+
+// checkAnswer asserts what every answer must be, whatever the input.
+func checkAnswer(t *testing.T, out []byte, err error) events.APIGatewayV2HTTPResponse {
+	t.Helper()
+	if err != nil {
+		t.Fatalf("Lambda error: %v", err)
+	}
+	var resp events.APIGatewayV2HTTPResponse
+	if err := json.Unmarshal(out, &resp); err != nil {
+		t.Fatalf("not an HTTP API response: %s", out)
+	}
+	if !allowedStatuses[resp.StatusCode] {
+		t.Fatalf("status %d (body %s)", resp.StatusCode, resp.Body)
+	}
+	if resp.StatusCode == 204 {
+		if resp.Body != "" {
+			t.Fatalf("204 with a body")
+		}
+	} else if !json.Valid([]byte(resp.Body)) || resp.Headers["Content-Type"] != "application/json" {
+		t.Fatalf("answer body is not JSON: %q", resp.Body)
+	}
+	if resp.Headers["Cache-Control"] != "no-store" {
+		t.Fatal("no Cache-Control: no-store")
+	}
+	for k, v := range resp.Headers {
+		if strings.ContainsAny(k+v, "\r\n\x00") {
+			t.Fatalf("header %q: %q carries a line break", k, v)
+		}
+	}
+	if strings.Contains(string(out), apiKey) {
+		t.Fatal("the key is in the answer")
+	}
+	return resp
+}
+
+// FuzzRequest feeds arbitrary methods, headers and bodies through event
+// decoding and validation. No input may panic, produce a Lambda error, a
+// non-JSON answer, or a call to ComplyCube with a body that is not JSON.
+func FuzzRequest(f *testing.F) {
+	f.Add("POST", "application/json", allowed, []byte(validBody), false)
+	f.Add("POST", "application/json; charset=utf-8", "", []byte(`{"clientId":"a","workflowTemplateId":"b","successUrl":["https://app.example.com/"],"cancelUrl":"https://app.example.com/x","theme":"dark","supportEmail":"a@b.example","shortUrl":true}`), false)
+	f.Add("OPTIONS", "", allowed, []byte(nil), false)
+	f.Add("POST", "application/json", "https://evil.example", []byte(validBody), false)
+	f.Add("POST", "application/json", "", []byte(`eyJjbGllbnRJZCI6bnVsbH0=`), true)
+	f.Add("POST", "application/json", "", []byte(`{"clientId":"x","clientId":"y"}`), false)
+	f.Add("POST", "application/json", "", []byte(`{"successUrl":"https://app.example.com@evil.example/"}`), false)
+	f.Add("POST", "application/json", "", []byte(strings.Repeat("[", 5000)), false)
+	f.Add("POST", "text/plain", allowed, []byte("{}"), false)
+	f.Add("GET", "", "null", []byte(""), false)
+	f.Add("POST", "application/json", "", []byte("{\"clientId\":\"\xff\"}"), false)
+	f.Fuzz(func(t *testing.T, method, contentType, origin string, body []byte, b64 bool) {
+		up := &cannedUpstream{resp: complycube.Response{Status: 200, Body: []byte(`{"redirectUrl":"https://id.complycube.com/test_x"}`)}}
+		l := fuzzHandler(t, up, allowed)
+		headers := map[string]string{"content-type": contentType}
+		if origin != "" {
+			headers["origin"] = origin
+		}
+		ev := events.APIGatewayV2HTTPRequest{Version: "2.0", Headers: headers, Body: string(body), IsBase64Encoded: b64,
+			RequestContext: events.APIGatewayV2HTTPRequestContext{HTTP: events.APIGatewayV2HTTPRequestContextHTTPDescription{Method: method}}}
+		payload, _ := json.Marshal(ev)
+		out, err := l.Invoke(context.Background(), payload)
+		resp := checkAnswer(t, out, err)
+		if resp.StatusCode == 200 && up.calls != 1 {
+			t.Fatalf("200 with %d ComplyCube calls", up.calls)
+		}
+		if resp.StatusCode >= 400 && resp.StatusCode < 500 && up.calls != 0 {
+			t.Fatalf("%d after calling ComplyCube", resp.StatusCode)
+		}
+	})
+}
+
+// FuzzComplyCubeAnswer feeds arbitrary ComplyCube statuses, bodies and
+// Retry-After values through the answer mapping.
+func FuzzComplyCubeAnswer(f *testing.F) {
+	f.Add(200, []byte(`{"redirectUrl":"https://id.complycube.com/test_x?theme=light"}`), "")
+	f.Add(201, []byte(`{"redirectUrl":5}`), "")
+	f.Add(400, []byte(`{"type":"invalid_request","message":"x","param":"clientId"}`), "")
+	f.Add(404, []byte(`not json`), "")
+	f.Add(429, []byte(`{}`), "5")
+	f.Add(429, []byte(`{}`), "1\r\nSet-Cookie: a=b")
+	f.Add(500, []byte(``), "")
+	f.Add(302, []byte(``), "")
+	f.Fuzz(func(t *testing.T, status int, body []byte, retryAfter string) {
+		up := &cannedUpstream{resp: complycube.Response{Status: status, Body: body, RetryAfter: retryAfter}}
+		l := fuzzHandler(t, up, allowed)
+		ev := events.APIGatewayV2HTTPRequest{Version: "2.0", Headers: map[string]string{"content-type": "application/json"}, Body: validBody,
+			RequestContext: events.APIGatewayV2HTTPRequestContext{HTTP: events.APIGatewayV2HTTPRequestContextHTTPDescription{Method: "POST"}}}
+		payload, _ := json.Marshal(ev)
+		out, err := l.Invoke(context.Background(), payload)
+		resp := checkAnswer(t, out, err)
+		if resp.StatusCode == 200 {
+			var ok map[string]any
+			json.Unmarshal([]byte(resp.Body), &ok)
+			if len(ok) != 1 || ok["redirectUrl"] == "" {
+				t.Fatalf("200 answer is not just redirectUrl: %s", resp.Body)
+			}
+		}
+	})
+}

@@ -1,0 +1,257 @@
+// Package lambdaemu runs a real bootstrap binary under the AWS Lambda Runtime
+// Interface Emulator (the program `sam local` runs inside its container), for
+// end-to-end tests and benchmarks on machines without Docker.
+package lambdaemu
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// RIEModule is the emulator version the project tests against.
+const RIEModule = "github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie@v0.0.0-20261030222936-bef5c4ba774d"
+
+// FindRIE returns the emulator's path: $AWS_LAMBDA_RIE, then PATH, then
+// GOPATH/bin; failing those it installs RIEModule into the user cache.
+func FindRIE() (string, error) {
+	if p := os.Getenv("AWS_LAMBDA_RIE"); p != "" {
+		return p, nil
+	}
+	if p, err := exec.LookPath("aws-lambda-rie"); err == nil {
+		return p, nil
+	}
+	if out, err := exec.Command("go", "env", "GOPATH").Output(); err == nil {
+		p := filepath.Join(strings.TrimSpace(string(out)), "bin", "aws-lambda-rie")
+		if _, err := os.Stat(p); err == nil {
+			return p, nil
+		}
+	}
+	cache, err := os.UserCacheDir()
+	if err != nil {
+		cache = os.TempDir()
+	}
+	dir := filepath.Join(cache, "createsession-rie")
+	p := filepath.Join(dir, "aws-lambda-rie")
+	if _, err := os.Stat(p); err == nil {
+		return p, nil
+	}
+	cmd := exec.Command("go", "install", RIEModule)
+	cmd.Env = append(os.Environ(), "GOBIN="+dir)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("install %s: %v\n%s", RIEModule, err, out)
+	}
+	return p, nil
+}
+
+// ModuleRoot returns the directory of the main module (the repository).
+func ModuleRoot() (string, error) {
+	out, err := exec.Command("go", "env", "GOMOD").Output()
+	if err != nil {
+		return "", fmt.Errorf("go env GOMOD: %w", err)
+	}
+	mod := strings.TrimSpace(string(out))
+	if mod == "" || mod == os.DevNull {
+		return "", errors.New("not inside the module")
+	}
+	return filepath.Dir(mod), nil
+}
+
+// BuildBootstrap builds the package pkg (e.g. "./cmd/createsession") as
+// dir/bootstrap, the way SAM's go1.x build method does for provided.al2023,
+// for this machine's architecture.
+func BuildBootstrap(pkg, dir string) (string, error) {
+	root, err := ModuleRoot()
+	if err != nil {
+		return "", err
+	}
+	out := filepath.Join(dir, "bootstrap")
+	cmd := exec.Command("go", "build", "-tags", "lambda.norpc", "-trimpath", "-ldflags=-s -w", "-o", out, pkg)
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build %s: %v\n%s", pkg, err, b)
+	}
+	return out, nil
+}
+
+// Emulator is one running emulator with its function.
+type Emulator struct {
+	cmd    *exec.Cmd
+	addr   string
+	output *lockedBuffer
+	done   chan struct{}
+}
+
+// Start runs the emulator for bootstrap with env (KEY=VALUE) added to a
+// minimal environment, on two free loopback ports.
+func Start(rie, bootstrap string, env []string) (*Emulator, error) {
+	ports, err := freePorts(2)
+	if err != nil {
+		return nil, err
+	}
+	e := &Emulator{addr: "127.0.0.1:" + strconv.Itoa(ports[0]), output: &lockedBuffer{}, done: make(chan struct{})}
+	e.cmd = exec.Command(rie,
+		"--runtime-interface-emulator-address", e.addr,
+		"--runtime-api-address", "127.0.0.1:"+strconv.Itoa(ports[1]),
+		bootstrap)
+	e.cmd.Dir = filepath.Dir(bootstrap)
+	e.cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.TempDir(), "LOG_LEVEL=info"}, env...)
+	e.cmd.Stdout = e.output
+	e.cmd.Stderr = e.output
+	e.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := e.cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start emulator: %w", err)
+	}
+	go func() { e.cmd.Wait(); close(e.done) }()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c, err := net.DialTimeout("tcp", e.addr, 200*time.Millisecond)
+		if err == nil {
+			c.Close()
+			return e, nil
+		}
+		select {
+		case <-e.done:
+			return nil, fmt.Errorf("emulator exited at start:\n%s", e.output.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			e.Stop()
+			return nil, fmt.Errorf("emulator not listening on %s after 10s:\n%s", e.addr, e.output.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// Invoke sends one event and returns the function's answer, as the Lambda
+// Invoke API would.
+func (e *Emulator) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+e.addr+"/2015-03-31/functions/function/invocations", bytes.NewReader(payload))
+	if err != nil {
+		return nil, err
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("invoke: %w", err)
+	}
+	defer res.Body.Close()
+	body, err := io.ReadAll(res.Body)
+	if err != nil {
+		return nil, fmt.Errorf("read invoke answer: %w", err)
+	}
+	if res.StatusCode != http.StatusOK {
+		return body, fmt.Errorf("invoke: emulator answered %d: %s", res.StatusCode, body)
+	}
+	return body, nil
+}
+
+// Output is everything the emulator and the function printed so far.
+func (e *Emulator) Output() string { return e.output.String() }
+
+var initReport = regexp.MustCompile(`INIT REPORT\(durationMs: ([0-9.]+)\)`)
+
+// InitDuration returns the duration of the INIT REPORT line, the true init
+// time of the function (the REPORT line's Init Duration is not).
+func (e *Emulator) InitDuration() (time.Duration, bool) {
+	m := initReport.FindStringSubmatch(e.Output())
+	if m == nil {
+		return 0, false
+	}
+	ms, _ := strconv.ParseFloat(m[1], 64)
+	return time.Duration(ms * float64(time.Millisecond)), true
+}
+
+// FunctionPID returns the PID of the running bootstrap, a child of the
+// emulator, to read its memory from /proc.
+func (e *Emulator) FunctionPID(name string) (int, error) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", e.cmd.Process.Pid, e.cmd.Process.Pid))
+	if err != nil {
+		return 0, err
+	}
+	for _, f := range strings.Fields(string(data)) {
+		pid, _ := strconv.Atoi(f)
+		comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
+		if strings.TrimSpace(string(comm)) == name {
+			return pid, nil
+		}
+	}
+	return 0, fmt.Errorf("no child process named %s", name)
+}
+
+// ProcStatusKB reads a field such as VmHWM or VmRSS (in kB) of a process.
+func ProcStatusKB(pid int, field string) (int, error) {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), field+":"); ok {
+			return strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(v), " kB"))
+		}
+	}
+	return 0, fmt.Errorf("no %s in /proc/%d/status", field, pid)
+}
+
+// Stop ends the emulator and its function.
+func (e *Emulator) Stop() {
+	if e.cmd.Process != nil {
+		syscall.Kill(-e.cmd.Process.Pid, syscall.SIGKILL)
+	}
+	select {
+	case <-e.done:
+	case <-time.After(5 * time.Second):
+	}
+}
+
+func freePorts(n int) ([]int, error) {
+	var ports []int
+	var ls []net.Listener
+	defer func() {
+		for _, l := range ls {
+			l.Close()
+		}
+	}()
+	for i := 0; i < n; i++ {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, fmt.Errorf("find a free port: %w", err)
+		}
+		ls = append(ls, l)
+		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+	}
+	return ports, nil
+}
+
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}

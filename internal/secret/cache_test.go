@@ -1,0 +1,142 @@
+package secret_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/complycube-session/createsession/internal/secret"
+)
+
+// scripted returns keys and errors in order, and counts the reads.
+type scripted struct {
+	mu    sync.Mutex
+	keys  []string
+	errs  []error
+	reads int
+}
+
+func (s *scripted) FetchKey(ctx context.Context) (string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	i := min(s.reads, len(s.keys)-1)
+	s.reads++
+	return s.keys[i], s.errs[i]
+}
+
+type clock struct{ t time.Time }
+
+func (c *clock) now() time.Time          { return c.t }
+func (c *clock) advance(d time.Duration) { c.t = c.t.Add(d) }
+
+func TestCacheRules(t *testing.T) {
+	down := errors.New("secrets manager down")
+	f := &scripted{keys: []string{"", "", "k1", "k1", "k2"}, errs: []error{down, down, nil, nil, nil}}
+	c := &clock{t: time.Unix(1e9, 0)}
+	cache := secret.NewCache(f, secret.WithClock(c.now))
+	ctx := context.Background()
+
+	if err := cache.Load(ctx); !errors.Is(err, down) {
+		t.Fatalf("Load: %v", err)
+	}
+	// Within a second of the failed read: no new read.
+	if _, err := cache.Key(ctx); !errors.Is(err, secret.ErrThrottled) || !errors.Is(err, down) {
+		t.Fatalf("Key within a second: %v", err)
+	}
+	if f.reads != 1 {
+		t.Fatalf("%d reads", f.reads)
+	}
+	c.advance(time.Second)
+	if _, err := cache.Key(ctx); !errors.Is(err, down) || f.reads != 2 {
+		t.Fatalf("Key after a second: %v, %d reads", err, f.reads)
+	}
+	c.advance(time.Second)
+	if k, err := cache.Key(ctx); k != "k1" || err != nil {
+		t.Fatalf("Key: %q %v", k, err)
+	}
+	// A held key is served without reads.
+	for i := 0; i < 10; i++ {
+		cache.Key(ctx)
+	}
+	if f.reads != 3 {
+		t.Fatalf("%d reads while a key was held", f.reads)
+	}
+	// Rejected within a second of the last read: unchanged, no read.
+	if _, err := cache.Refresh(ctx, "k1"); !errors.Is(err, secret.ErrUnchanged) || f.reads != 3 {
+		t.Fatalf("Refresh too soon: %v, %d reads", err, f.reads)
+	}
+	c.advance(time.Second)
+	if _, err := cache.Refresh(ctx, "k1"); !errors.Is(err, secret.ErrUnchanged) || f.reads != 4 {
+		t.Fatalf("Refresh unchanged: %v, %d reads", err, f.reads)
+	}
+	c.advance(time.Second)
+	if k, err := cache.Refresh(ctx, "k1"); k != "k2" || err != nil {
+		t.Fatalf("Refresh rotated: %q %v", k, err)
+	}
+	// A request that still holds k1 learns of k2 without a read.
+	if k, err := cache.Refresh(ctx, "k1"); k != "k2" || err != nil || f.reads != 5 {
+		t.Fatalf("Refresh after another rotated: %q %v %d", k, err, f.reads)
+	}
+}
+
+// TestCacheKeepsKeyOnFailedRefresh: an outage does not drop a working key.
+func TestCacheKeepsKeyOnFailedRefresh(t *testing.T) {
+	f := &scripted{keys: []string{"k1", ""}, errs: []error{nil, errors.New("denied")}}
+	c := &clock{t: time.Unix(1e9, 0)}
+	cache := secret.NewCache(f, secret.WithClock(c.now))
+	cache.Load(context.Background())
+	c.advance(2 * time.Second)
+	if _, err := cache.Refresh(context.Background(), "k1"); err == nil {
+		t.Fatal("Refresh hid the read error")
+	}
+	if k, _ := cache.Key(context.Background()); k != "k1" {
+		t.Fatalf("key after failed refresh: %q", k)
+	}
+}
+
+// TestCacheFetchTimeout: every read is bounded.
+func TestCacheFetchTimeout(t *testing.T) {
+	cache := secret.NewCache(fetchFunc(func(ctx context.Context) (string, error) {
+		<-ctx.Done()
+		return "", ctx.Err()
+	}), secret.WithFetchTimeout(50*time.Millisecond))
+	start := time.Now()
+	if err := cache.Load(context.Background()); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Load: %v", err)
+	}
+	if time.Since(start) > 2*time.Second {
+		t.Fatal("the read was not bounded")
+	}
+}
+
+type fetchFunc func(context.Context) (string, error)
+
+func (f fetchFunc) FetchKey(ctx context.Context) (string, error) { return f(ctx) }
+
+func TestParseKey(t *testing.T) {
+	good := map[string]string{
+		"test_abc":                      "test_abc",
+		" live_abc\n":                   "live_abc",
+		`{"apiKey":"test_abc"}`:         "test_abc",
+		`{"apiKey":" test_abc ","x":1}`: "test_abc",
+	}
+	for in, want := range good {
+		if got, err := secret.ParseKey(in); got != want || err != nil {
+			t.Errorf("ParseKey(%q) = %q, %v", in, got, err)
+		}
+	}
+	for _, in := range []string{"", "  ", `{"apiKey":""}`, `{"apikey":"x"}`, `{"apiKey":1}`, `{"apiKey":"a b"}`, `{bad json`, "two words", `"quoted"`} {
+		if got, err := secret.ParseKey(in); err == nil {
+			t.Errorf("ParseKey(%q) = %q, want an error", in, got)
+		} else if got != "" {
+			t.Errorf("ParseKey(%q) returned a key with an error", in)
+		}
+	}
+	// The error never quotes the secret.
+	if _, err := secret.ParseKey(`{"key":"test_SHOULD_NOT_APPEAR"}`); err == nil || strings.Contains(err.Error(), "SHOULD_NOT_APPEAR") {
+		t.Errorf("error quotes the secret: %v", err)
+	}
+}
