@@ -5,9 +5,7 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"io"
-	"log/slog"
 	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
@@ -26,31 +24,16 @@ func main() {
 // does not return. It returns an error, already logged, only when the
 // configuration is unusable.
 func run(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
-	h, err := setup(ctx, getenv, stdout)
+	log := app.NewLogger(stdout)
+	cfg, err := handler.LoadConfig(getenv)
+	var h *handler.Handler
+	if err == nil {
+		h, err = app.Build(ctx, cfg, log, app.Options{})
+	}
 	if err != nil {
+		app.LogStartError(log, err)
 		return err
 	}
 	lambda.StartWithOptions(handler.Lambda{Handler: h}, lambda.WithContext(ctx))
 	return nil
-}
-
-func setup(ctx context.Context, getenv func(string) string, stdout io.Writer) (*handler.Handler, error) {
-	log := slog.New(slog.NewJSONHandler(stdout, nil))
-	cfg, err := handler.LoadConfig(getenv)
-	if err == nil {
-		var h *handler.Handler
-		if h, err = app.Build(ctx, cfg, log, app.Options{}); err == nil {
-			return h, nil
-		}
-	}
-	logConfigError(log, err)
-	return nil, err
-}
-
-func logConfigError(log *slog.Logger, err error) {
-	attrs := []any{slog.String("error", err.Error())}
-	if ce, ok := err.(*handler.ConfigError); ok {
-		attrs = append(attrs, slog.String("variable", ce.Variable))
-	}
-	log.Error(fmt.Sprintf("configuration error: %v; the function cannot start", err), attrs...)
 }

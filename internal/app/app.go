@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"time"
@@ -70,4 +71,20 @@ func (l *lazySecretsManager) FetchKey(ctx context.Context) (string, error) {
 		l.reader = &secret.SecretsManager{Client: secretsmanager.NewFromConfig(awsCfg), SecretID: l.secretID}
 	}
 	return l.reader.FetchKey(ctx)
+}
+
+// NewLogger returns the JSON logger both programs write their lines with.
+func NewLogger(w io.Writer) *slog.Logger {
+	return slog.New(slog.NewJSONHandler(w, nil))
+}
+
+// LogStartError writes the one line that says why the program cannot start,
+// naming the variable when a configuration value is at fault.
+func LogStartError(log *slog.Logger, err error) {
+	attrs := []any{slog.String("error", err.Error())}
+	var ce *handler.ConfigError
+	if errors.As(err, &ce) {
+		attrs = append(attrs, slog.String("variable", ce.Variable))
+	}
+	log.Error(fmt.Sprintf("configuration error: %v; cannot start", err), attrs...)
 }

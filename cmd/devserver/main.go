@@ -1,0 +1,217 @@
+// Command devserver serves the create-session handler over plain HTTP on
+// localhost, through the same API Gateway event conversion as on AWS, with
+// the example static site on a second origin. With no key and no
+// COMPLYCUBE_BASE_URL it runs an embedded ComplyCube simulator, so the whole
+// flow works with no keys and no network.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/complycube-session/createsession/handler"
+	"github.com/complycube-session/createsession/internal/app"
+	"github.com/complycube-session/createsession/internal/simulator"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "devserver:", err)
+		os.Exit(1)
+	}
+}
+
+// invocationTimeout matches the function's Timeout in template.yaml.
+const invocationTimeout = 15 * time.Second
+
+// shutdownGrace is how long in-flight requests get after Ctrl-C.
+const shutdownGrace = 10 * time.Second
+
+func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("devserver", flag.ContinueOnError)
+	addr := fs.String("addr", "127.0.0.1:3000", "address of the API (POST /sessions)")
+	siteAddr := fs.String("site-addr", "127.0.0.1:8000", `address of the example static site; "" to not serve it`)
+	siteDir := fs.String("site-dir", "examples/static-site", "folder of the static site")
+	simAddr := fs.String("simulator-addr", "127.0.0.1:3100", "address of the ComplyCube simulator, when it runs")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	log := app.NewLogger(stdout)
+
+	apiLn, err := listen(*addr, "-addr")
+	if err != nil {
+		return err
+	}
+	defer apiLn.Close()
+	apiURL := "http://" + apiLn.Addr().String()
+
+	var siteLn net.Listener
+	siteURL := ""
+	if *siteAddr != "" {
+		if _, err := os.Stat(filepath.Join(*siteDir, "index.html")); err != nil {
+			return fmt.Errorf("-site-dir %s: no index.html there (run from the repository root, or pass -site-dir)", *siteDir)
+		}
+		if siteLn, err = listen(*siteAddr, "-site-addr"); err != nil {
+			return err
+		}
+		defer siteLn.Close()
+		siteURL = "http://" + siteLn.Addr().String()
+	}
+
+	env := func(k string) string { return getenv(k) }
+	useSimulator := getenv(handler.EnvSecretID) == "" && getenv(handler.EnvAPIKey) == "" && getenv(handler.EnvBaseURL) == ""
+	var simLn net.Listener
+	var sim *simulator.Simulator
+	if useSimulator {
+		if simLn, err = listen(*simAddr, "-simulator-addr"); err != nil {
+			return err
+		}
+		defer simLn.Close()
+		simURL := "http://" + simLn.Addr().String()
+		sim = simulator.New(simURL)
+		env = func(k string) string {
+			switch k {
+			case handler.EnvAPIKey:
+				return simulator.DefaultKey
+			case handler.EnvBaseURL:
+				return simURL
+			}
+			return getenv(k)
+		}
+	}
+	if siteURL != "" && getenv(handler.EnvAllowedOrigins) == "" {
+		// The example site is another origin, as in production: allow it.
+		inner := env
+		env = func(k string) string {
+			if k == handler.EnvAllowedOrigins {
+				return siteURL + "," + strings.Replace(siteURL, "127.0.0.1", "localhost", 1)
+			}
+			return inner(k)
+		}
+	}
+
+	if useSimulator {
+		fmt.Fprintf(stdout, "devserver: no ComplyCube key and no COMPLYCUBE_BASE_URL configured, so the embedded ComplyCube simulator answers at %s; open %s to try the flow (API: %s/sessions)\n",
+			"http://"+simLn.Addr().String(), orNone(siteURL), apiURL)
+	} else {
+		fmt.Fprintf(stdout, "devserver: API at %s/sessions calling %s; example site at %s\n", apiURL, orDefault(getenv(handler.EnvBaseURL), "https://api.complycube.com"), orNone(siteURL))
+	}
+
+	cfg, err := handler.LoadConfig(env)
+	var h *handler.Handler
+	if err == nil {
+		h, err = app.Build(ctx, cfg, log, app.Options{})
+	}
+	if err != nil {
+		app.LogStartError(log, err)
+		return err
+	}
+
+	api := http.NewServeMux()
+	api.Handle("/sessions", handler.LocalHTTP{Lambda: handler.Lambda{Handler: h}, Timeout: invocationTimeout})
+	api.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Cache-Control", "no-store")
+		w.WriteHeader(http.StatusNotFound)
+		io.WriteString(w, `{"type":"resource_not_found","message":"The endpoint is POST /sessions."}`)
+	})
+	servers := []*server{{ln: apiLn, srv: newServer(api)}}
+	if siteLn != nil {
+		servers = append(servers, &server{ln: siteLn, srv: newServer(siteHandler(*siteDir, apiURL+"/sessions"))})
+	}
+	if sim != nil {
+		servers = append(servers, &server{ln: simLn, srv: newServer(sim)})
+	}
+	errc := make(chan error, len(servers))
+	for _, s := range servers {
+		go func() { errc <- s.srv.Serve(s.ln) }()
+	}
+	select {
+	case <-ctx.Done():
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	}
+	fmt.Fprintln(stdout, "devserver: shutting down; waiting for requests in flight")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+	defer cancel()
+	var errs []error
+	for _, s := range servers {
+		if err := s.srv.Shutdown(shutdownCtx); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+type server struct {
+	ln  net.Listener
+	srv *http.Server
+}
+
+func newServer(h http.Handler) *http.Server {
+	return &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 20 * time.Second, WriteTimeout: 30 * time.Second, IdleTimeout: 60 * time.Second}
+}
+
+// listen binds addr, which must be a loopback address: the dev server is
+// for one machine and holds a key.
+func listen(addr, flagName string) (net.Listener, error) {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, fmt.Errorf("%s %q: %w", flagName, addr, err)
+	}
+	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		return nil, fmt.Errorf("%s %q: the dev server listens on loopback only (127.0.0.1, ::1 or localhost)", flagName, addr)
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", flagName, err)
+	}
+	return ln, nil
+}
+
+// endpointLine is the configuration line at the top of the site's app.js.
+var endpointLine = regexp.MustCompile(`(?m)^const ENDPOINT = "[^"]*";`)
+
+// siteHandler serves the static site, with app.js's ENDPOINT line pointed
+// at this dev server's API so that -addr and the tests' free ports work.
+func siteHandler(dir, endpoint string) http.Handler {
+	files := http.FileServer(http.Dir(dir))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-cache")
+		if r.URL.Path != "/app.js" {
+			files.ServeHTTP(w, r)
+			return
+		}
+		src, err := os.ReadFile(filepath.Join(dir, "app.js"))
+		if err != nil {
+			http.NotFound(w, r)
+			return
+		}
+		src = endpointLine.ReplaceAll(src, []byte(`const ENDPOINT = "`+endpoint+`";`))
+		w.Header().Set("Content-Type", "text/javascript; charset=utf-8")
+		w.Write(src)
+	})
+}
+
+func orNone(s string) string { return orDefault(s, "(no site served)") }
+
+func orDefault(s, d string) string {
+	if s == "" {
+		return d
+	}
+	return s
+}
