@@ -1,0 +1,138 @@
+package samtemplate
+
+import (
+	"context"
+	"encoding/json"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/complycube-session/createsession/internal/fakesecretsmanager"
+	"github.com/complycube-session/createsession/internal/lambdaemu"
+	"github.com/complycube-session/createsession/internal/simulator"
+)
+
+// expected is what each sample event must produce. Every file in events/
+// (but env.json) must be listed here.
+var expected = map[string]struct {
+	status  int
+	format  string // "2.0" or "1.0"
+	body    string // substring of the body
+	allowed bool   // Access-Control-Allow-Origin present
+}{
+	"create-session.json":          {200, "2.0", `{"redirectUrl":"http://127.0.0.1:`, true},
+	"preflight.json":               {204, "2.0", "", true},
+	"refused-origin.json":          {403, "2.0", `"type":"origin_not_allowed"`, false},
+	"invalid-body.json":            {400, "2.0", `"param":"successUrl"`, true},
+	"rest-api-create-session.json": {200, "1.0", `{"redirectUrl":"http://127.0.0.1:`, true},
+}
+
+// TestEventsUnderEmulator feeds every file in events/ to the real bootstrap
+// under the Lambda Runtime Interface Emulator, with events/env.json's
+// variables (ComplyCube pointed at the simulator) as `sam local invoke`
+// would set them.
+func TestEventsUnderEmulator(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end test under the emulator; -short skips it")
+	}
+	root := repo(t)
+	rie, err := lambdaemu.FindRIE()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bootstrap, err := lambdaemu.BuildBootstrap("./cmd/createsession", t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var envFile map[string]map[string]string
+	if err := json.Unmarshal(read(t, "events/env.json"), &envFile); err != nil {
+		t.Fatal(err)
+	}
+	vars := envFile[FunctionID]
+	sim := simulator.New("", vars["COMPLYCUBE_API_KEY"])
+	simSrv := httptest.NewServer(sim)
+	defer simSrv.Close()
+	sim.SetPublicURL(simSrv.URL)
+	sm := fakesecretsmanager.Start() // present so no call can reach AWS
+	defer sm.Close()
+
+	env := []string{
+		"AWS_REGION=eu-west-1", "AWS_ACCESS_KEY_ID=AKIDSAMLOCAL", "AWS_SECRET_ACCESS_KEY=sam-local",
+		"AWS_EC2_METADATA_DISABLED=true", "AWS_ENDPOINT_URL_SECRETS_MANAGER=" + sm.URL(),
+		"AWS_LAMBDA_FUNCTION_TIMEOUT=15", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE=128",
+	}
+	for k, v := range vars {
+		if k == "COMPLYCUBE_BASE_URL" {
+			v = simSrv.URL // in place of host.docker.internal
+		}
+		env = append(env, k+"="+v)
+	}
+	emu, err := lambdaemu.Start(rie, bootstrap, env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer emu.Stop()
+
+	files, _ := filepath.Glob(filepath.Join(root, "events", "*.json"))
+	seen := 0
+	for _, f := range files {
+		name := filepath.Base(f)
+		if name == "env.json" {
+			continue
+		}
+		want, ok := expected[name]
+		if !ok {
+			t.Errorf("events/%s has no expected answer in this test", name)
+			continue
+		}
+		seen++
+		payload, _ := os.ReadFile(f)
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		out, err := emu.Invoke(ctx, payload)
+		cancel()
+		if err != nil {
+			t.Errorf("%s: %v", name, err)
+			continue
+		}
+		var status int
+		var headers map[string]string
+		var body string
+		var shape map[string]json.RawMessage
+		json.Unmarshal(out, &shape)
+		if want.format == "1.0" {
+			var r events.APIGatewayProxyResponse
+			json.Unmarshal(out, &r)
+			status, headers, body = r.StatusCode, r.Headers, r.Body
+			if _, ok := shape["cookies"]; ok {
+				t.Errorf("%s: a 1.0 event got a 2.0 response", name)
+			}
+		} else {
+			var r events.APIGatewayV2HTTPResponse
+			json.Unmarshal(out, &r)
+			status, headers, body = r.StatusCode, r.Headers, r.Body
+		}
+		if status != want.status || !strings.Contains(body, want.body) {
+			t.Errorf("%s: got %d %s, want %d containing %s", name, status, body, want.status, want.body)
+		}
+		if got := headers["Access-Control-Allow-Origin"] != ""; got != want.allowed {
+			t.Errorf("%s: Access-Control-Allow-Origin %q", name, headers["Access-Control-Allow-Origin"])
+		}
+	}
+	if seen != len(expected) {
+		t.Errorf("%d events fed, %d expected: a listed event file is missing", seen, len(expected))
+	}
+	if sim.Requests() != 2 {
+		t.Errorf("the simulator saw %d calls, want 2 (the two creates)", sim.Requests())
+	}
+	if len(sm.Requests()) != 0 {
+		t.Error("Secrets Manager was called although env.json sets no secret")
+	}
+	if t.Failed() {
+		t.Logf("emulator output:\n%s", emu.Output())
+	}
+}
