@@ -161,7 +161,14 @@ func TestEmulator(t *testing.T) {
 		if d, ok := e.emu.InitDuration(); !ok || d <= 0 || d > 5*time.Second {
 			t.Errorf("INIT REPORT duration %v (found %v)", d, ok)
 		}
-		logs := functionLogs(t, e.emu.Output())
+		// The function's stdout reaches the emulator's output a moment after
+		// the answer does.
+		var logs []map[string]any
+		for deadline := time.Now().Add(3 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+			if logs = functionLogs(t, e.emu.Output()); len(logs) >= 4 {
+				break
+			}
+		}
 		if len(logs) != 4 || logs[0]["coldStart"] != true || logs[1]["coldStart"] != false || logs[0]["requestId"] == "" {
 			t.Errorf("request log lines: %v", logs)
 		}
@@ -184,7 +191,7 @@ func TestEmulator(t *testing.T) {
 		if r.StatusCode != 200 {
 			t.Fatalf("after recovery: %d %s", r.StatusCode, r.Body)
 		}
-		if !strings.Contains(e.emu.Output(), "AccessDeniedException") {
+		if !waitForOutput(e.emu, "AccessDeniedException") {
 			t.Error("the log does not say why the key could not be read")
 		}
 	})
@@ -197,16 +204,27 @@ func TestEmulator(t *testing.T) {
 		if err == nil && !strings.Contains(string(out), "Runtime.ExitError") {
 			t.Errorf("the function answered despite a bad configuration: %s", out)
 		}
-		found := false
-		for _, l := range strings.Split(e.emu.Output(), "\n") {
-			if strings.Contains(l, `"variable":"UPSTREAM_TIMEOUT"`) && strings.Contains(l, `"level":"ERROR"`) {
-				found = true
-			}
-		}
-		if !found {
+		if !waitForOutput(e.emu, `"level":"ERROR"`, `"variable":"UPSTREAM_TIMEOUT"`) {
 			t.Error("no error log line naming UPSTREAM_TIMEOUT")
 		}
 	})
+}
+
+// waitForOutput waits up to 3 s for a line of the emulator's output that
+// holds every part: the function's stdout arrives a moment after its answer.
+func waitForOutput(emu *lambdaemu.Emulator, parts ...string) bool {
+	for deadline := time.Now().Add(3 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		for _, l := range strings.Split(emu.Output(), "\n") {
+			all := true
+			for _, p := range parts {
+				all = all && strings.Contains(l, p)
+			}
+			if all {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // functionLogs returns the function's per-request JSON log lines.
