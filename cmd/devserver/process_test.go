@@ -1,0 +1,158 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+var urlPattern = regexp.MustCompile(`http://127\.0\.0\.1:\d+`)
+
+// TestProcess builds the dev server, starts it as a process, waits for its
+// first line, drives it with plain HTTP, and stops it with SIGINT while a
+// request is in flight: that request still gets its answer.
+func TestProcess(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the dev server; -short skips it")
+	}
+	bin := filepath.Join(t.TempDir(), "devserver")
+	build := exec.Command("go", "build", "-o", bin, ".")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	cmd := exec.Command(bin, "-addr", "127.0.0.1:0", "-site-addr", "127.0.0.1:0", "-simulator-addr", "127.0.0.1:0", "-site-dir", "../../examples/static-site")
+	cmd.Env = cleanEnv()
+	stdout, _ := cmd.StdoutPipe()
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	lines := bufio.NewScanner(stdout)
+	first := make(chan string, 1)
+	rest := make(chan string, 100)
+	go func() {
+		lines.Scan()
+		first <- lines.Text()
+		for lines.Scan() {
+			rest <- lines.Text()
+		}
+		close(rest)
+	}()
+	var line string
+	select {
+	case line = <-first:
+	case <-time.After(30 * time.Second):
+		t.Fatal("no first line within 30s")
+	}
+	if !strings.Contains(line, "simulator") {
+		t.Fatalf("first line does not mention the simulator: %q", line)
+	}
+	urls := urlPattern.FindAllString(line, -1)
+	if len(urls) != 3 {
+		t.Fatalf("first line should give the simulator, site and API URLs: %q", line)
+	}
+	simURL, siteURL, apiURL := urls[0], urls[1], urls[2]
+
+	// The site is served, with its ENDPOINT pointed at this API.
+	res, err := http.Get(siteURL + "/app.js")
+	if err != nil {
+		t.Fatal(err)
+	}
+	js, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if !strings.HasPrefix(string(js), `const ENDPOINT = "`+apiURL+`/sessions";`) {
+		t.Errorf("app.js starts %q", string(js[:min(80, len(js))]))
+	}
+
+	// A create from the site's origin.
+	body := `{"clientId":"5eb04fcd0f3e360008035eb1","workflowTemplateId":"wt_example","successUrl":"` + siteURL + `/success.html","cancelUrl":"` + siteURL + `/cancel.html"}`
+	req, _ := http.NewRequest("POST", apiURL+"/sessions", strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Origin", siteURL)
+	res, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ok struct{ RedirectURL string }
+	json.NewDecoder(res.Body).Decode(&ok)
+	res.Body.Close()
+	if res.StatusCode != 200 || res.Header.Get("Access-Control-Allow-Origin") != siteURL || !strings.HasPrefix(ok.RedirectURL, simURL+"/session/") {
+		t.Fatalf("create: %d %v %q", res.StatusCode, res.Header, ok.RedirectURL)
+	}
+	page, err := http.Get(ok.RedirectURL)
+	if err != nil || page.StatusCode != 200 {
+		t.Fatalf("hosted page: %v %v", err, page)
+	}
+	page.Body.Close()
+
+	// One JSON log line per request, as on Lambda.
+	select {
+	case l := <-rest:
+		var m map[string]any
+		if json.Unmarshal([]byte(l), &m) != nil || m["msg"] != "request" || m["status"] != float64(200) {
+			t.Errorf("log line %q", l)
+		}
+	case <-time.After(5 * time.Second):
+		t.Error("no log line for the request")
+	}
+
+	// A request in flight when SIGINT arrives still gets its answer.
+	conn, err := net.Dial("tcp", strings.TrimPrefix(apiURL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	head := "POST /sessions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n"
+	conn.Write([]byte(head + body[:20]))
+	time.Sleep(100 * time.Millisecond)
+	cmd.Process.Signal(syscall.SIGINT)
+	time.Sleep(300 * time.Millisecond)
+	conn.Write([]byte(body[20:]))
+	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatalf("in-flight request lost at shutdown: %v", err)
+	}
+	if resp.StatusCode != 200 {
+		t.Errorf("in-flight request: %d", resp.StatusCode)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("exit after SIGINT: %v", err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("still running 15s after SIGINT")
+	}
+	// New connections are refused once it has stopped.
+	if _, err := http.Get(siteURL); err == nil {
+		t.Error("site still served after shutdown")
+	}
+}
+
+// cleanEnv is the environment without any ComplyCube or AWS settings, so
+// that the simulator starts.
+func cleanEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if strings.HasPrefix(kv, "COMPLYCUBE_") || strings.HasPrefix(kv, "ALLOWED_") || strings.HasPrefix(kv, "WORKFLOW_") || strings.HasPrefix(kv, "UPSTREAM_") {
+			continue
+		}
+		env = append(env, kv)
+	}
+	return env
+}
