@@ -5,11 +5,11 @@ package app
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/config"
@@ -26,8 +26,8 @@ const InitKeyTimeout = 3 * time.Second
 
 // Options are the parts a caller may replace (tests, the dev server).
 type Options struct {
-	// Transport for ComplyCube calls; nil means complycube.NewTransport().
-	Transport http.RoundTripper
+	// RootCAs for ComplyCube's TLS; nil means the system's (tests set it).
+	RootCAs *x509.CertPool
 }
 
 // Build logs the configuration's warnings, reads the key once (a failure is logged, not fatal) and returns the
@@ -43,13 +43,23 @@ func Build(ctx context.Context, cfg handler.Config, log *slog.Logger, opts Optio
 	default:
 		return nil, &handler.ConfigError{Variable: handler.EnvSecretID, Err: errors.New("is required (or " + handler.EnvAPIKey + " for local runs)")}
 	}
-	client, err := complycube.New(complycube.Config{BaseURL: cfg.BaseURL, Timeout: cfg.UpstreamTimeout, Transport: opts.Transport})
+	client, err := complycube.New(complycube.Config{BaseURL: cfg.BaseURL, Timeout: cfg.UpstreamTimeout, RootCAs: opts.RootCAs})
 	if err != nil {
 		return nil, &handler.ConfigError{Variable: handler.EnvBaseURL, Err: err}
 	}
 	keys := secret.NewCache(fetcher, secret.WithFetchTimeout(InitKeyTimeout))
+
+	// Read the key and connect to ComplyCube at the same time: a cold start
+	// then waits for the slower of the two, not for both in turn, and the
+	// first request finds its connection ready.
+	warmCtx, cancel := context.WithTimeout(ctx, InitKeyTimeout)
+	defer cancel()
+	waitWarm := client.Prewarm(warmCtx)
 	if err := keys.Load(ctx); err != nil {
 		log.Error("the API key could not be read at start; answering 503 until a later read succeeds", slog.String("cause", err.Error()))
+	}
+	if err := waitWarm(); err != nil {
+		log.Warn("could not connect to ComplyCube in advance; the first request will", slog.String("cause", err.Error()))
 	}
 	return handler.New(cfg, keys, client, log), nil
 }

@@ -11,6 +11,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -53,6 +54,7 @@ type Response struct {
 type Client struct {
 	endpoint string
 	http     *http.Client
+	prewarm  *prewarmDialer // nil when a proxy is in the way
 	timeout  time.Duration
 	// minRetryBudget is the least time that must remain before the caller's
 	// deadline, after the back-off, for a retry to be worth starting.
@@ -64,9 +66,9 @@ type Client struct {
 type Config struct {
 	BaseURL string        // default DefaultBaseURL
 	Timeout time.Duration // per attempt; default 5s
-	// Transport, when set, replaces the default transport (tests use it to
-	// trust a test CA). Redirects are never followed whatever it is.
-	Transport http.RoundTripper
+	// RootCAs, when set, replaces the system's roots (tests trust a test CA
+	// with it).
+	RootCAs *x509.CertPool
 }
 
 // New returns a Client for cfg.
@@ -83,14 +85,18 @@ func New(cfg Config) (*Client, error) {
 	if timeout <= 0 {
 		timeout = 5 * time.Second
 	}
-	rt := cfg.Transport
-	if rt == nil {
-		rt = NewTransport()
+	transport := NewTransport()
+	transport.TLSClientConfig.RootCAs = cfg.RootCAs
+	var prewarm *prewarmDialer
+	if proxy, err := transport.Proxy(&http.Request{URL: u}); err == nil && proxy == nil {
+		prewarm = newPrewarmDialer(u, transport.TLSClientConfig)
+		prewarm.install(transport)
 	}
 	return &Client{
 		endpoint: strings.TrimRight(base, "/") + SessionsPath,
+		prewarm:  prewarm,
 		http: &http.Client{
-			Transport: rt,
+			Transport: transport,
 			// Never follow a redirect: the Authorization header would go with it.
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		},
@@ -111,6 +117,19 @@ func NewTransport() *http.Transport {
 	t.TLSHandshakeTimeout = 5 * time.Second
 	t.ResponseHeaderTimeout = 0 // bounded by the attempt's context instead
 	return t
+}
+
+// Prewarm starts opening a connection to the API (TCP, and the TLS
+// handshake for https) in the background and keeps it for the first call,
+// so that a cold start pays for it while it also reads the key. A call made
+// before it is ready waits for it rather than dialing a second one. wait
+// returns when it is done; its error is worth logging only, since the first
+// call then dials as usual.
+func (c *Client) Prewarm(ctx context.Context) (wait func() error) {
+	if c.prewarm == nil {
+		return func() error { return nil }
+	}
+	return c.prewarm.start(ctx)
 }
 
 // Endpoint is the URL the client posts to.
@@ -141,7 +160,9 @@ func (c *Client) CreateFlowSession(ctx context.Context, apiKey string, body []by
 
 func retryable(resp Response, err error) bool {
 	if err != nil {
-		return !errors.Is(err, ErrTimeout) && !errors.Is(err, ErrResponseTooLarge)
+		// A certificate that does not verify will not verify a moment later.
+		var certErr *tls.CertificateVerificationError
+		return !errors.Is(err, ErrTimeout) && !errors.Is(err, ErrResponseTooLarge) && !errors.As(err, &certErr)
 	}
 	return resp.Status >= 500
 }
