@@ -3,86 +3,100 @@ package handler
 import (
 	"context"
 	"encoding/base64"
-	"encoding/json"
+	"github.com/aws/aws-lambda-go/lambdacontext"
+	jsonv2 "github.com/go-json-experiment/json"
 	"net/http"
 	"strings"
-
-	"github.com/aws/aws-lambda-go/events"
-	"github.com/aws/aws-lambda-go/lambdacontext"
 )
 
 // Lambda adapts Handler to the Lambda runtime. It accepts API Gateway HTTP
 // API events (payload format 2.0, also sent by Lambda function URLs) and REST
 // API proxy events (payload format 1.0), and answers each in its own
 // response format. It implements lambda.Handler, so the runtime hands it the
-// raw payload and no reflection is involved.
+// raw payload and no reflection over handler signatures is involved.
 type Lambda struct {
 	Handler *Handler
 }
 
-// eventProbe is just enough of an event to tell the two formats apart.
-type eventProbe struct {
-	Version    string `json:"version"`
-	HTTPMethod string `json:"httpMethod"`
+// apiEvent holds the fields the function reads of either event format, so
+// that a payload is decoded once, into a small struct, whatever its format.
+// It is decoded with the JSON v2 prototype (go-json-experiment/json), which
+// does this about 1.5 times as fast as encoding/json and rejects duplicate
+// names and invalid UTF-8, which API Gateway never sends.
+type apiEvent struct {
+	Version         string            `json:"version"`
+	Headers         map[string]string `json:"headers"`
+	Body            string            `json:"body"`
+	IsBase64Encoded bool              `json:"isBase64Encoded"`
+	// Payload format 2.0.
+	RawPath        string `json:"rawPath"`
+	RequestContext struct {
+		HTTP struct {
+			Method string `json:"method"`
+		} `json:"http"`
+	} `json:"requestContext"`
+	// Payload format 1.0.
+	HTTPMethod        string              `json:"httpMethod"`
+	Path              string              `json:"path"`
+	MultiValueHeaders map[string][]string `json:"multiValueHeaders"`
+}
+
+// apiResponse is the response both formats accept: 1.0 and 2.0 share these
+// fields, and the function sets no cookies and no repeated headers.
+type apiResponse struct {
+	StatusCode      int               `json:"statusCode"`
+	Headers         map[string]string `json:"headers"`
+	Body            string            `json:"body"`
+	IsBase64Encoded bool              `json:"isBase64Encoded"`
 }
 
 // Invoke answers one event. It never returns an error: whatever the payload,
 // the caller gets an HTTP answer.
 func (l Lambda) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
-	var probe eventProbe
-	_ = json.Unmarshal(payload, &probe)
-	requestID := ""
+	req := decodeEvent(payload)
 	if lc, ok := lambdacontext.FromContext(ctx); ok {
-		requestID = lc.AwsRequestID
+		req.RequestID = lc.AwsRequestID
 	}
-	if probe.Version != "2.0" && probe.HTTPMethod != "" {
-		var ev events.APIGatewayProxyRequest
-		req := Request{Path: notAnEvent}
-		if json.Unmarshal(payload, &ev) == nil {
-			req = FromV1(ev)
-		}
-		req.RequestID = requestID
-		return json.Marshal(ToV1(l.Handler.Serve(ctx, req)))
-	}
-	var ev events.APIGatewayV2HTTPRequest
-	req := Request{Path: notAnEvent}
-	if json.Unmarshal(payload, &ev) == nil && ev.RequestContext.HTTP.Method != "" {
-		req = FromV2(ev)
-	}
-	req.RequestID = requestID
-	return json.Marshal(ToV2(l.Handler.Serve(ctx, req)))
+	resp := l.Handler.Serve(ctx, req)
+	return jsonv2.Marshal(apiResponse{StatusCode: resp.Status, Headers: flatten(resp.Header), Body: string(resp.Body)})
 }
 
 // notAnEvent is logged as the path of a payload that is not an API Gateway
 // event; it has no method and so is answered 405.
 const notAnEvent = "(not an API Gateway event)"
 
-// FromV2 converts an HTTP API (2.0) event.
-func FromV2(ev events.APIGatewayV2HTTPRequest) Request {
-	h := make(http.Header, len(ev.Headers))
-	for k, v := range ev.Headers {
+// decodeEvent converts an HTTP API (2.0) or REST API (1.0) event.
+func decodeEvent(payload []byte) Request {
+	var ev apiEvent
+	if jsonv2.Unmarshal(payload, &ev) != nil {
+		return Request{Path: notAnEvent, Header: http.Header{}}
+	}
+	h := make(http.Header, len(ev.Headers)+len(ev.MultiValueHeaders))
+	var method, path string
+	switch {
+	case ev.Version == "2.0" && ev.RequestContext.HTTP.Method != "":
 		// HTTP API joins repeated headers with commas already.
-		h.Add(k, v)
-	}
-	body, bad := decodeBody(ev.Body, ev.IsBase64Encoded)
-	return Request{Method: strings.ToUpper(ev.RequestContext.HTTP.Method), Header: h, Body: body, BadEncoding: bad, Path: ev.RawPath}
-}
-
-// FromV1 converts a REST API proxy (1.0) event.
-func FromV1(ev events.APIGatewayProxyRequest) Request {
-	h := make(http.Header, len(ev.Headers))
-	for k, vs := range ev.MultiValueHeaders {
-		for _, v := range vs {
+		for k, v := range ev.Headers {
 			h.Add(k, v)
 		}
-	}
-	for k, v := range ev.Headers {
-		if len(h.Values(k)) == 0 {
-			h.Add(k, v)
+		method, path = ev.RequestContext.HTTP.Method, ev.RawPath
+	case ev.Version != "2.0" && ev.HTTPMethod != "":
+		for k, vs := range ev.MultiValueHeaders {
+			for _, v := range vs {
+				h.Add(k, v)
+			}
 		}
+		for k, v := range ev.Headers {
+			if len(h.Values(k)) == 0 {
+				h.Add(k, v)
+			}
+		}
+		method, path = ev.HTTPMethod, ev.Path
+	default:
+		return Request{Path: notAnEvent, Header: h}
 	}
 	body, bad := decodeBody(ev.Body, ev.IsBase64Encoded)
-	return Request{Method: strings.ToUpper(ev.HTTPMethod), Header: h, Body: body, BadEncoding: bad, Path: ev.Path}
+	return Request{Method: strings.ToUpper(method), Header: h, Body: body, BadEncoding: bad, Path: path}
 }
 
 // maxEncodedBody is the length of base64 text that decodes to just over
@@ -104,16 +118,6 @@ func decodeBody(body string, isBase64 bool) (data []byte, bad bool) {
 		return nil, true
 	}
 	return data, false
-}
-
-// ToV2 converts an answer to the HTTP API (2.0) response format.
-func ToV2(r Response) events.APIGatewayV2HTTPResponse {
-	return events.APIGatewayV2HTTPResponse{StatusCode: r.Status, Headers: flatten(r.Header), Body: string(r.Body)}
-}
-
-// ToV1 converts an answer to the REST API proxy (1.0) response format.
-func ToV1(r Response) events.APIGatewayProxyResponse {
-	return events.APIGatewayProxyResponse{StatusCode: r.Status, Headers: flatten(r.Header), Body: string(r.Body)}
 }
 
 func flatten(h http.Header) map[string]string {

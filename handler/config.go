@@ -3,7 +3,6 @@ package handler
 import (
 	"fmt"
 	"log/slog"
-	"regexp"
 	"strings"
 	"time"
 
@@ -46,7 +45,20 @@ type ConfigError struct {
 func (e *ConfigError) Error() string { return fmt.Sprintf("%s: %v", e.Variable, e.Err) }
 func (e *ConfigError) Unwrap() error { return e.Err }
 
-var idPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,128}$`)
+// validID reports whether s is 1 to 128 letters, digits, '_' or '-': the
+// form of ComplyCube IDs this endpoint accepts.
+func validID(s string) bool {
+	if len(s) == 0 || len(s) > 128 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
 
 // LoadConfig reads the configuration through getenv. It never ignores a
 // value it cannot parse.
@@ -89,7 +101,7 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	if v := strings.TrimSpace(getenv(EnvWorkflowTemplateIDs)); v != "" {
 		for _, id := range strings.Split(v, ",") {
 			id = strings.TrimSpace(id)
-			if !idPattern.MatchString(id) {
+			if !validID(id) {
 				return Config{}, &ConfigError{EnvWorkflowTemplateIDs, fmt.Errorf("%q is not 1 to 128 letters, digits, '_' or '-'", id)}
 			}
 			c.TemplateIDs = append(c.TemplateIDs, id)

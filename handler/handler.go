@@ -4,9 +4,11 @@
 package handler
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"log/slog"
 	"mime"
 	"net/http"
@@ -14,6 +16,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/complycube-session/createsession/internal/complycube"
 	"github.com/complycube-session/createsession/internal/secret"
@@ -86,18 +90,19 @@ type outcome struct {
 func (h *Handler) Serve(ctx context.Context, req Request) (resp Response) {
 	start := h.now()
 	first := !h.served.Swap(true)
+	origin, allowed := h.allowedOrigin(req)
 	var out outcome
 	defer func() {
 		if p := recover(); p != nil {
 			out = outcome{errType: TypeInternalError, cause: errors.New("panic: " + panicString(p))}
 			out.resp = errorResponse(http.StatusInternalServerError, Error{Type: TypeInternalError, Message: "The request could not be handled."})
-			h.addCORS(req, out.resp)
+			addCORS(out.resp, origin, allowed)
 		}
 		resp = out.resp
 		h.logRequest(req, out, first, start)
 	}()
-	out = h.serve(ctx, req)
-	h.addCORS(req, out.resp)
+	out = h.serve(ctx, req, allowed)
+	addCORS(out.resp, origin, allowed)
 	return out.resp
 }
 
@@ -113,10 +118,10 @@ func panicString(p any) string {
 
 // addCORS adds Access-Control-Allow-Origin to answers for allowed origins,
 // errors included, so that the browser lets the page read them.
-func (h *Handler) addCORS(req Request, resp Response) {
+func addCORS(resp Response, origin string, allowed bool) {
 	resp.Header.Set("Vary", "Origin")
-	if o, ok := h.allowedOrigin(req); ok {
-		resp.Header.Set("Access-Control-Allow-Origin", o)
+	if allowed {
+		resp.Header.Set("Access-Control-Allow-Origin", origin)
 	}
 }
 
@@ -141,12 +146,12 @@ func (h *Handler) allowedOrigin(req Request) (string, bool) {
 	return raw, true
 }
 
-func (h *Handler) serve(ctx context.Context, req Request) outcome {
+// serve answers a request; originAllowed says whether its Origin header,
+// if any, is on the allowlist.
+func (h *Handler) serve(ctx context.Context, req Request, originAllowed bool) outcome {
 	hasOrigin := len(req.Header.Values("Origin")) > 0
-	if hasOrigin {
-		if _, ok := h.allowedOrigin(req); !ok {
-			return fail(http.StatusForbidden, TypeOriginNotAllowed, "This origin may not call this endpoint.", nil)
-		}
+	if hasOrigin && !originAllowed {
+		return fail(http.StatusForbidden, TypeOriginNotAllowed, "This origin may not call this endpoint.", nil)
 	}
 	switch req.Method {
 	case http.MethodOptions:
@@ -240,23 +245,18 @@ func mapUpstream(res complycube.Response, err error) outcome {
 	}
 	switch s := res.Status; {
 	case s == http.StatusOK || s == http.StatusCreated:
-		var body struct {
-			RedirectURL json.RawMessage `json:"redirectUrl"`
+		redirectURL, ok := redirectURLOf(res.Body)
+		if !ok || redirectURL == "" {
+			return upstreamFail("complycube answered " + strconv.Itoa(s) + " without one string redirectUrl in a JSON object")
 		}
-		var redirectURL string
-		if json.Unmarshal(res.Body, &body) != nil {
-			return upstreamFail("complycube answered " + strconv.Itoa(s) + " with a body that is not a JSON object")
-		}
-		if json.Unmarshal(body.RedirectURL, &redirectURL) != nil || redirectURL == "" {
-			return upstreamFail("complycube answered " + strconv.Itoa(s) + " without a string redirectUrl")
-		}
-		if reason := (Validator{RedirectOrigins: OriginList{AnyOrigin: true}}).checkRedirectURL(redirectURL); reason != "" {
+		if reason := anyRedirect.checkRedirectURL(redirectURL); reason != "" {
 			return upstreamFail("complycube's redirectUrl " + reason)
 		}
-		data, _ := json.Marshal(struct {
-			RedirectURL string `json:"redirectUrl"`
-		}{redirectURL})
-		return outcome{resp: jsonResponse(http.StatusOK, data), upstreamStatus: s}
+		data, err := jsontext.AppendQuote([]byte(`{"redirectUrl":`), redirectURL)
+		if err != nil {
+			return upstreamFail("complycube's redirectUrl cannot be quoted: " + err.Error())
+		}
+		return outcome{resp: jsonResponse(http.StatusOK, append(data, '}')), upstreamStatus: s}
 	case s == http.StatusBadRequest || s == http.StatusNotFound || s == http.StatusUnprocessableEntity:
 		if !json.Valid(res.Body) {
 			return upstreamFail("complycube answered " + strconv.Itoa(s) + " with a body that is not JSON")
@@ -272,6 +272,48 @@ func mapUpstream(res complycube.Response, err error) outcome {
 	default:
 		return upstreamFail("complycube answered " + strconv.Itoa(s))
 	}
+}
+
+// anyRedirect checks the form of ComplyCube's own redirectUrl: an absolute
+// https URL (http to loopback), on any origin.
+var anyRedirect = Validator{RedirectOrigins: OriginList{AnyOrigin: true}}
+
+// redirectURLOf returns the redirectUrl string of a JSON object. ok is false
+// for anything else: not an object, trailing data, a duplicate name, a
+// redirectUrl that is not a string or is missing.
+func redirectURLOf(body []byte) (url string, ok bool) {
+	dec := jsontext.NewDecoder(bytes.NewReader(body))
+	if tok, err := dec.ReadToken(); err != nil || tok.Kind() != '{' {
+		return "", false
+	}
+	found := false
+	for dec.PeekKind() == '"' {
+		name, err := dec.ReadToken()
+		if err != nil {
+			return "", false
+		}
+		if name.String() != "redirectUrl" {
+			if _, err := dec.ReadValue(); err != nil {
+				return "", false
+			}
+			continue
+		}
+		if dec.PeekKind() != '"' {
+			return "", false
+		}
+		tok, err := dec.ReadToken()
+		if err != nil {
+			return "", false
+		}
+		url, found = tok.String(), true
+	}
+	if tok, err := dec.ReadToken(); err != nil || tok.Kind() != '}' {
+		return "", false
+	}
+	if _, err := dec.ReadToken(); !errors.Is(err, io.EOF) {
+		return "", false
+	}
+	return url, found
 }
 
 // sanitizeRetryAfter passes on a Retry-After header only in one of its two

@@ -2,7 +2,6 @@ package handler
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -11,6 +10,8 @@ import (
 	"slices"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/go-json-experiment/json/jsontext"
 )
 
 // MaxBodyBytes is the largest request body accepted, after base64 decoding.
@@ -84,100 +85,151 @@ func (v Validator) Validate(body []byte) (SessionRequest, *fieldError) {
 	if r.CancelURL, err = v.urlField(fields, "cancelUrl"); err != nil {
 		return r, err
 	}
-	if raw, ok := fields["theme"]; ok {
-		if err := json.Unmarshal(raw, &r.Theme); err != nil || (r.Theme != "light" && r.Theme != "dark") {
+	if m, ok := fields["theme"]; ok {
+		if m.kind != '"' || (m.str != "light" && m.str != "dark") {
 			return r, invalid("theme", "'theme' must be \"light\" or \"dark\"")
 		}
+		r.Theme = m.str
 	}
-	if raw, ok := fields["supportEmail"]; ok {
-		if err := json.Unmarshal(raw, &r.SupportEmail); err != nil || !validEmail(r.SupportEmail) {
+	if m, ok := fields["supportEmail"]; ok {
+		if m.kind != '"' || !validEmail(m.str) {
 			return r, invalid("supportEmail", "'supportEmail' must be one e-mail address of at most %d characters", maxEmailLength)
 		}
+		r.SupportEmail = m.str
 	}
-	if raw, ok := fields["shortUrl"]; ok {
-		var b bool
-		if err := json.Unmarshal(raw, &b); err != nil {
+	if m, ok := fields["shortUrl"]; ok {
+		if m.kind != 't' && m.kind != 'f' {
 			return r, invalid("shortUrl", "'shortUrl' must be true or false")
 		}
+		b := m.kind == 't'
 		r.ShortURL = &b
 	}
 	return r, nil
+}
+
+// member is one member of the body object, as far as validation needs it.
+type member struct {
+	kind    jsontext.Kind // of the value: '"', 't', 'f', '[', '{', '0'
+	str     string        // the string, when kind is '"'
+	strings []string      // the items, when kind is '[' and every item is a string
 }
 
 // decodeObject reads exactly one JSON object and returns its members, with
 // null members dropped. Duplicate or unknown names, invalid UTF-8 and
 // trailing data are errors: a body that two parsers could read two ways is
 // refused rather than guessed at.
-func decodeObject(body []byte) (map[string]json.RawMessage, *fieldError) {
+func decodeObject(body []byte) (map[string]member, *fieldError) {
 	notObject := invalid("", "the body must be one JSON object")
 	if !utf8.Valid(body) {
 		return nil, invalid("", "the body is not valid UTF-8")
 	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+	// Duplicates are allowed by the decoder so that the error can name them.
+	dec := jsontext.NewDecoder(bytes.NewReader(body), jsontext.AllowDuplicateNames(true))
+	if tok, err := dec.ReadToken(); err != nil || tok.Kind() != '{' {
 		return nil, notObject
 	}
-	fields := make(map[string]json.RawMessage, len(knownFields))
-	seen := make(map[string]bool, len(knownFields))
-	for dec.More() {
-		tok, err := dec.Token()
+	fields := make(map[string]member, len(knownFields))
+	seen := make([]string, 0, len(knownFields))
+	for dec.PeekKind() == '"' {
+		tok, err := dec.ReadToken()
 		if err != nil {
 			return nil, notObject
 		}
-		name, _ := tok.(string)
-		var raw json.RawMessage
-		if err := dec.Decode(&raw); err != nil {
+		name := tok.String()
+		m, err := readMember(dec)
+		if err != nil {
 			return nil, notObject
 		}
 		if !slices.Contains(knownFields, name) {
 			return nil, invalid(name, "'%s' is not a field of a workflow session request", name)
 		}
-		if seen[name] {
+		if slices.Contains(seen, name) {
 			return nil, invalid(name, "'%s' appears more than once", name)
 		}
-		seen[name] = true
-		if string(raw) != "null" {
-			fields[name] = raw
+		seen = append(seen, name)
+		if m.kind != 'n' {
+			fields[name] = m
 		}
 	}
-	if tok, err := dec.Token(); err != nil || tok != json.Delim('}') {
+	if tok, err := dec.ReadToken(); err != nil || tok.Kind() != '}' {
 		return nil, notObject
 	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+	if _, err := dec.ReadToken(); !errors.Is(err, io.EOF) {
 		return nil, notObject
 	}
 	return fields, nil
 }
 
-func idField(fields map[string]json.RawMessage, name string, required bool) (string, *fieldError) {
-	raw, ok := fields[name]
+// readMember reads one value: strings, booleans and arrays of strings are
+// kept, anything else only noted by its kind.
+func readMember(dec *jsontext.Decoder) (member, error) {
+	m := member{kind: dec.PeekKind()}
+	switch m.kind {
+	case '"':
+		tok, err := dec.ReadToken()
+		m.str = tok.String()
+		return m, err
+	case 't', 'f', 'n':
+		_, err := dec.ReadToken()
+		return m, err
+	case '[':
+		if _, err := dec.ReadToken(); err != nil {
+			return m, err
+		}
+		allStrings := true
+		for dec.PeekKind() != ']' {
+			if dec.PeekKind() == '"' {
+				tok, err := dec.ReadToken()
+				if err != nil {
+					return m, err
+				}
+				m.strings = append(m.strings, tok.String())
+				continue
+			}
+			allStrings = false
+			if _, err := dec.ReadValue(); err != nil {
+				return m, err
+			}
+		}
+		if !allStrings {
+			m.strings = nil
+			m.kind = '0' // an array that is not all strings is no use to any field
+		}
+		_, err := dec.ReadToken()
+		return m, err
+	default:
+		_, err := dec.ReadValue()
+		return m, err
+	}
+}
+
+func idField(fields map[string]member, name string, required bool) (string, *fieldError) {
+	m, ok := fields[name]
 	if !ok {
 		if required {
 			return "", invalid(name, "'%s' is required", name)
 		}
 		return "", nil
 	}
-	var s string
-	if err := json.Unmarshal(raw, &s); err != nil || !idPattern.MatchString(s) {
+	if m.kind != '"' || !validID(m.str) {
 		return "", invalid(name, "'%s' must be 1 to 128 letters, digits, '_' or '-'", name)
 	}
-	return s, nil
+	return m.str, nil
 }
 
-func (v Validator) urlField(fields map[string]json.RawMessage, name string) (string, *fieldError) {
-	raw, ok := fields[name]
+func (v Validator) urlField(fields map[string]member, name string) (string, *fieldError) {
+	m, ok := fields[name]
 	if !ok {
 		return "", invalid(name, "'%s' is required", name)
 	}
-	var s string
-	if err := json.Unmarshal(raw, &s); err != nil {
+	s := m.str
+	switch {
+	case m.kind == '"':
+	case m.kind == '[' && len(m.strings) == 1:
 		// ComplyCube's reference types these fields as arrays.
-		var arr []string
-		if err := json.Unmarshal(raw, &arr); err != nil || len(arr) != 1 {
-			return "", invalid(name, "'%s' must be a URL string", name)
-		}
-		s = arr[0]
+		s = m.strings[0]
+	default:
+		return "", invalid(name, "'%s' must be a URL string", name)
 	}
 	if reason := v.checkRedirectURL(s); reason != "" {
 		return "", invalid(name, "'%s' %s", name, reason)
