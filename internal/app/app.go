@@ -33,6 +33,9 @@ type Options struct {
 // Build logs the configuration's warnings, reads the key once (a failure is logged, not fatal) and returns the
 // handler. cfg must hold a secret ID or an API key.
 func Build(ctx context.Context, cfg handler.Config, log *slog.Logger, opts Options) (*handler.Handler, error) {
+	// Parsing the system's CA bundle takes milliseconds; both TLS handshakes
+	// of init need it, but only after their TCP connects. Load it meanwhile.
+	go x509.SystemCertPool()
 	cfg.LogWarnings(log)
 	var fetcher secret.Fetcher
 	switch {

@@ -179,11 +179,17 @@ func (e *Emulator) InitDuration() (time.Duration, bool) {
 // FunctionPID returns the PID of the running bootstrap, a child of the
 // emulator, to read its memory from /proc.
 func (e *Emulator) FunctionPID(name string) (int, error) {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", e.cmd.Process.Pid, e.cmd.Process.Pid))
+	// Any of the emulator's threads may have started it.
+	tasks, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", e.cmd.Process.Pid))
 	if err != nil {
 		return 0, err
 	}
-	for _, f := range strings.Fields(string(data)) {
+	var children []string
+	for _, t := range tasks {
+		data, _ := os.ReadFile(t)
+		children = append(children, strings.Fields(string(data))...)
+	}
+	for _, f := range children {
 		pid, _ := strconv.Atoi(f)
 		comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
 		if strings.TrimSpace(string(comm)) == name {

@@ -1,0 +1,458 @@
+// Command bench measures the function's cold start, first answer, warm
+// overhead, size and memory, side by side with a hello-world aws-lambda-go
+// function (the floor) and the same function written the usual way
+// (bench/baseline), all built and run in the same run under the AWS Lambda
+// Runtime Interface Emulator, and prints one table. See BENCHMARKS.md.
+//
+//	go run ./bench            # the full run (a few minutes)
+//	go run ./bench -smoke     # every step once, small counts (CI)
+package main
+
+import (
+	"archive/zip"
+	"bytes"
+	"context"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/complycube-session/createsession/internal/fakesecretsmanager"
+	"github.com/complycube-session/createsession/internal/lambdaemu"
+	"github.com/complycube-session/createsession/internal/simulator"
+)
+
+const (
+	apiKey   = "test_benchmark_key"
+	secretID = "bench/complycube"
+	origin   = "https://shop.example.com"
+)
+
+type options struct {
+	cold, warm, mem int
+	rtt             time.Duration
+	benchCount      int
+	smoke           bool
+}
+
+func main() {
+	var o options
+	flag.IntVar(&o.cold, "cold", 10, "cold starts per variant and setting")
+	flag.IntVar(&o.warm, "warm", 1000, "warm requests before the first memory reading")
+	flag.IntVar(&o.mem, "mem", 10000, "warm requests before the second memory reading")
+	flag.DurationVar(&o.rtt, "rtt", 40*time.Millisecond, "simulated network round trip to Secrets Manager and ComplyCube")
+	flag.IntVar(&o.benchCount, "bench-count", 5, "go test -bench -count")
+	flag.BoolVar(&o.smoke, "smoke", false, "run every step once with small counts, to check the benchmark still works")
+	flag.Parse()
+	if o.smoke {
+		o.cold, o.warm, o.mem, o.benchCount = 1, 20, 200, 1
+	}
+	if err := run(o, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+// variant is one program under test.
+type variant struct {
+	name      string
+	pkg       string
+	bootstrap string
+}
+
+func run(o options, out io.Writer) error {
+	work, err := os.MkdirTemp("", "createsession-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(work)
+	rie, err := lambdaemu.FindRIE()
+	if err != nil {
+		return err
+	}
+	variants := []*variant{
+		{name: "hello-world", pkg: "./bench/hello"},
+		{name: "baseline", pkg: "./bench/baseline"},
+		{name: "createsession", pkg: "./cmd/createsession"},
+	}
+	for _, v := range variants {
+		dir := filepath.Join(work, v.name)
+		os.MkdirAll(dir, 0o755)
+		if v.bootstrap, err = lambdaemu.BuildBootstrap(v.pkg, dir); err != nil {
+			return err
+		}
+	}
+	hello, baseline, ours := variants[0], variants[1], variants[2]
+
+	f, err := startFakes(work, o.rtt)
+	if err != nil {
+		return err
+	}
+	defer f.close()
+
+	// 1 and 2: cold starts, without and with the simulated round trip.
+	type coldResult struct{ init, first []time.Duration }
+	cold := map[string]*coldResult{}
+	for _, setting := range []string{"local", "rtt"} {
+		for i := 0; i < o.cold; i++ {
+			for _, v := range variants {
+				initD, firstD, err := coldStart(rie, v, f.env(setting == "rtt"))
+				if err != nil {
+					return fmt.Errorf("%s cold start (%s): %w", v.name, setting, err)
+				}
+				key := v.name + "/" + setting
+				if cold[key] == nil {
+					cold[key] = &coldResult{}
+				}
+				cold[key].init = append(cold[key].init, initD)
+				cold[key].first = append(cold[key].first, firstD)
+			}
+		}
+	}
+
+	// Ours once more with the key in the environment: init without the
+	// Secrets Manager read, to show what the read costs.
+	for i := 0; i < o.cold; i++ {
+		env := append(f.env(false), "COMPLYCUBE_SECRET_ID=", "COMPLYCUBE_API_KEY="+apiKey)
+		initD, firstD, err := coldStart(rie, ours, env)
+		if err != nil {
+			return fmt.Errorf("%s cold start (key in the environment): %w", ours.name, err)
+		}
+		if cold[ours.name+"/envkey"] == nil {
+			cold[ours.name+"/envkey"] = &coldResult{}
+		}
+		cold[ours.name+"/envkey"].init = append(cold[ours.name+"/envkey"].init, initD)
+		cold[ours.name+"/envkey"].first = append(cold[ours.name+"/envkey"].first, firstD)
+	}
+
+	// 3: warm overhead, by go test -bench.
+	benches, err := goBench(o.benchCount)
+	if err != nil {
+		return err
+	}
+
+	// 4: size and memory.
+	armBin, err := buildARM64(work)
+	if err != nil {
+		return err
+	}
+	binSize, zipSize, err := sizes(armBin)
+	if err != nil {
+		return err
+	}
+	mem1, mem2, warmMedian, err := warmMemory(rie, ours, f.env(false), o.warm, o.mem)
+	if err != nil {
+		return err
+	}
+
+	// The table.
+	med := func(key string, first bool) time.Duration {
+		if first {
+			return median(cold[key].first)
+		}
+		return median(cold[key].init)
+	}
+	helloInit, oursInit, baseInit := med(hello.name+"/local", false), med(ours.name+"/local", false), med(baseline.name+"/local", false)
+	floor := med(hello.name+"/rtt", true) + 4*o.rtt
+	oursFirst, baseFirst := med(ours.name+"/rtt", true), med(baseline.name+"/rtt", true)
+	warmNs, bareNs, onlyNs := benches["WarmRequest"], benches["BarePost"], benches["HandlerOnly"]
+
+	fmt.Fprintf(out, "createsession benchmark, %s, %s/%s, %d CPUs, %s\n", time.Now().UTC().Format("2006-01-02 15:04 MST"), runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), cpuModel())
+	fmt.Fprintf(out, "medians of %d cold starts per variant and setting; simulated round trip %v; go test -bench -count %d\n\n", o.cold, o.rtt, o.benchCount)
+	fmt.Fprintf(out, "| measure | hello-world | baseline | createsession | ratio | target |\n|---|---|---|---|---|---|\n")
+	fmt.Fprintf(out, "| init (INIT REPORT), local fakes | %s | %s | %s | %.2fx hello | <= 2x hello: %s |\n", ms(helloInit), ms(baseInit), ms(oursInit), ratio(oursInit, helloInit), verdict(ratio(oursInit, helloInit) <= 2))
+	fmt.Fprintf(out, "| init (INIT REPORT), local fakes, key in the environment (no Secrets Manager read) | | | %s | %.2fx hello | |\n", ms(med(ours.name+"/envkey", false)), ratio(med(ours.name+"/envkey", false), helloInit))
+	fmt.Fprintf(out, "| init (INIT REPORT), %v round trip | %s | %s | %s | | |\n", o.rtt, ms(med(hello.name+"/rtt", false)), ms(med(baseline.name+"/rtt", false)), ms(med(ours.name+"/rtt", false)))
+	fmt.Fprintf(out, "| first answer after a cold start, %v round trip | %s | %s | %s | %.2fx floor, %.2fx baseline | <= 1.1x floor (%s): %s |\n", o.rtt, ms(med(hello.name+"/rtt", true)), ms(baseFirst), ms(oursFirst), ratio(oursFirst, floor), ratio(oursFirst, baseFirst), ms(floor), verdict(ratio(oursFirst, floor) <= 1.1))
+	fmt.Fprintf(out, "| first answer after a cold start, local fakes | %s | %s | %s | | |\n", ms(med(hello.name+"/local", true)), ms(med(baseline.name+"/local", true)), ms(med(ours.name+"/local", true)))
+	fmt.Fprintf(out, "| warm request through the handler (go test -bench) | | | %.1f µs, %d allocs | bare POST %.1f µs, %d allocs | |\n", warmNs.us(), warmNs.allocs, bareNs.us(), bareNs.allocs)
+	fmt.Fprintf(out, "| warm overhead: handler minus bare POST | | | %.1f µs, %d allocs | | < 20 µs: %s |\n", warmNs.us()-bareNs.us(), warmNs.allocs-bareNs.allocs, verdict(warmNs.us()-bareNs.us() < 20))
+	fmt.Fprintf(out, "| handler alone, in-memory ComplyCube (go test -bench) | | | %.1f µs, %d allocs | | |\n", onlyNs.us(), onlyNs.allocs)
+	fmt.Fprintf(out, "| warm request through the emulator, median of %d | | | %s | | |\n", o.warm, ms(warmMedian))
+	fmt.Fprintf(out, "| bootstrap, linux/arm64, stripped | | | %.1f MB | | < 10 MB: %s |\n", mb(binSize), verdict(binSize < 10e6))
+	fmt.Fprintf(out, "| bootstrap.zip | | | %.1f MB | | < 4 MB: %s |\n", mb(zipSize), verdict(zipSize < 4e6))
+	fmt.Fprintf(out, "| peak RSS (VmHWM) after %d / %d warm requests | | | %.1f / %.1f MB | %.2fx | < 32 MB, equal: %s |\n", o.warm, o.mem, float64(mem1)/1024, float64(mem2)/1024, float64(mem2)/float64(mem1), verdict(mem2 < 32*1024 && float64(mem2) <= 1.1*float64(mem1)))
+	return nil
+}
+
+type fakes struct {
+	sm, cc           *httptest.Server
+	smProxy, ccProxy *latencyProxy
+	caFile, certDir  string
+}
+
+// startFakes serves a fake Secrets Manager and the ComplyCube simulator over
+// TLS (HTTP/2 for ComplyCube), each directly and behind a latency proxy.
+func startFakes(work string, rtt time.Duration) (*fakes, error) {
+	f := &fakes{}
+	sm := fakesecretsmanager.New()
+	sm.SetSecret(secretID, apiKey)
+	f.sm = httptest.NewUnstartedServer(sm)
+	f.sm.StartTLS()
+	sim := simulator.New("https://id.example.com", apiKey)
+	f.cc = httptest.NewUnstartedServer(sim)
+	f.cc.EnableHTTP2 = true
+	f.cc.StartTLS()
+	// The functions trust the test CA through the system roots, as they
+	// trust Amazon's and ComplyCube's CAs on Lambda: one bundle file, the
+	// machine's own bundle when it has one (so that loading the roots costs
+	// what it does for real) with the test CA appended. SSL_CERT_DIR points
+	// at an empty folder so that only that file is read.
+	bundle, _ := os.ReadFile("/etc/ssl/certs/ca-certificates.crt")
+	bundle = append(bundle, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: f.sm.Certificate().Raw})...)
+	f.caFile = filepath.Join(work, "ca-bundle.crt")
+	f.certDir = filepath.Join(work, "certs")
+	if err := os.WriteFile(f.caFile, bundle, 0o644); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(f.certDir, 0o755); err != nil {
+		return nil, err
+	}
+	var err error
+	if f.smProxy, err = startLatencyProxy(f.sm.Listener.Addr().String(), rtt); err != nil {
+		return nil, err
+	}
+	if f.ccProxy, err = startLatencyProxy(f.cc.Listener.Addr().String(), rtt); err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+func (f *fakes) close() {
+	f.smProxy.Close()
+	f.ccProxy.Close()
+	f.sm.Close()
+	f.cc.Close()
+}
+
+// env is the function's environment, with or without the round trip.
+func (f *fakes) env(withRTT bool) []string {
+	sm, cc := f.sm.Listener.Addr().String(), f.cc.Listener.Addr().String()
+	if withRTT {
+		sm, cc = f.smProxy.Addr(), f.ccProxy.Addr()
+	}
+	return []string{
+		"AWS_REGION=eu-west-1", "AWS_ACCESS_KEY_ID=AKIDBENCH", "AWS_SECRET_ACCESS_KEY=bench",
+		"AWS_EC2_METADATA_DISABLED=true", "AWS_ENDPOINT_URL_SECRETS_MANAGER=https://" + sm,
+		"SSL_CERT_FILE=" + f.caFile, "SSL_CERT_DIR=" + f.certDir,
+		"AWS_LAMBDA_FUNCTION_TIMEOUT=15", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE=128",
+		"COMPLYCUBE_SECRET_ID=" + secretID, "COMPLYCUBE_BASE_URL=https://" + cc,
+		"ALLOWED_ORIGINS=" + origin,
+	}
+}
+
+var event = func() []byte {
+	body := `{"clientId":"5eb04fcd0f3e360008035eb1","workflowTemplateId":"wt_bench","successUrl":"https://shop.example.com/ok","cancelUrl":"https://shop.example.com/no"}`
+	ev := map[string]any{
+		"version": "2.0", "routeKey": "POST /sessions", "rawPath": "/sessions", "body": body, "isBase64Encoded": false,
+		"headers":        map[string]string{"origin": origin, "content-type": "application/json", "host": "abc123.execute-api.eu-west-1.amazonaws.com", "user-agent": "Mozilla/5.0"},
+		"requestContext": map[string]any{"http": map[string]string{"method": "POST", "path": "/sessions", "protocol": "HTTP/1.1", "sourceIp": "203.0.113.7"}, "requestId": "bench"},
+	}
+	b, _ := json.Marshal(ev)
+	return b
+}()
+
+var status200 = regexp.MustCompile(`"statusCode":\s*200`)
+
+// coldStart starts an emulator for v, invokes it once, and returns the INIT
+// REPORT duration and the time from the invoke to the answer (the function's
+// process start, init and first request).
+func coldStart(rie string, v *variant, env []string) (initD, first time.Duration, err error) {
+	emu, err := lambdaemu.Start(rie, v.bootstrap, env)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer emu.Stop()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	start := time.Now()
+	out, err := emu.Invoke(ctx, event)
+	first = time.Since(start)
+	if err != nil {
+		return 0, 0, err
+	}
+	if !status200.Match(out) {
+		return 0, 0, fmt.Errorf("answer %s\n%s", out, emu.Output())
+	}
+	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		if d, ok := emu.InitDuration(); ok {
+			return d, first, nil
+		}
+	}
+	return 0, 0, errors.New("no INIT REPORT line")
+}
+
+// warmMemory sends n1 then n2 (in all) sequential requests to one instance
+// and reads the function's peak resident memory after each.
+func warmMemory(rie string, v *variant, env []string, n1, n2 int) (hwm1, hwm2 int, med time.Duration, err error) {
+	emu, err := lambdaemu.Start(rie, v.bootstrap, env)
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	defer emu.Stop()
+	var lat []time.Duration
+	invoke := func() error {
+		start := time.Now()
+		out, err := emu.Invoke(context.Background(), event)
+		lat = append(lat, time.Since(start))
+		if err != nil {
+			return err
+		}
+		if !status200.Match(out) {
+			return fmt.Errorf("answer %s", out)
+		}
+		return nil
+	}
+	if err := invoke(); err != nil { // the cold start, not counted
+		return 0, 0, 0, err
+	}
+	lat = lat[:0]
+	pid, err := emu.FunctionPID("bootstrap")
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	for i := 0; i < n2; i++ {
+		if err := invoke(); err != nil {
+			return 0, 0, 0, err
+		}
+		if i+1 == n1 {
+			if hwm1, err = lambdaemu.ProcStatusKB(pid, "VmHWM"); err != nil {
+				return 0, 0, 0, err
+			}
+			med = median(lat)
+		}
+	}
+	hwm2, err = lambdaemu.ProcStatusKB(pid, "VmHWM")
+	return hwm1, hwm2, med, err
+}
+
+type benchResult struct {
+	ns     float64
+	allocs int
+}
+
+func (b benchResult) us() float64 { return b.ns / 1000 }
+
+var benchLine = regexp.MustCompile(`^Benchmark(\w+?)(?:-\d+)?\s+\d+\s+([\d.]+) ns/op\s+[\d.]+ B/op\s+(\d+) allocs/op`)
+
+// goBench runs the handler's benchmarks with one CPU, so the function and
+// the fake share it as they would a Lambda's fraction of a core, and
+// returns the median of each.
+func goBench(count int) (map[string]benchResult, error) {
+	root, err := lambdaemu.ModuleRoot()
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command("go", "test", "-run", "^$", "-bench", "^Benchmark(WarmRequest|BarePost|HandlerOnly)$", "-benchmem", "-cpu", "1", "-count", strconv.Itoa(count), "./handler")
+	cmd.Dir = root
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return nil, fmt.Errorf("go test -bench: %v\n%s", err, out)
+	}
+	ns := map[string][]float64{}
+	allocs := map[string]int{}
+	for _, l := range strings.Split(string(out), "\n") {
+		m := benchLine.FindStringSubmatch(l)
+		if m == nil {
+			continue
+		}
+		v, _ := strconv.ParseFloat(m[2], 64)
+		ns[m[1]] = append(ns[m[1]], v)
+		allocs[m[1]], _ = strconv.Atoi(m[3])
+	}
+	res := map[string]benchResult{}
+	for _, name := range []string{"WarmRequest", "BarePost", "HandlerOnly"} {
+		if len(ns[name]) == 0 {
+			return nil, fmt.Errorf("no result for Benchmark%s in:\n%s", name, out)
+		}
+		slices.Sort(ns[name])
+		res[name] = benchResult{ns[name][len(ns[name])/2], allocs[name]}
+	}
+	return res, nil
+}
+
+// buildARM64 builds the bootstrap as SAM would for Lambda's arm64.
+func buildARM64(work string) (string, error) {
+	root, err := lambdaemu.ModuleRoot()
+	if err != nil {
+		return "", err
+	}
+	out := filepath.Join(work, "arm64", "bootstrap")
+	cmd := exec.Command("go", "build", "-tags", "lambda.norpc", "-trimpath", "-ldflags=-s -w", "-o", out, "./cmd/createsession")
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "GOOS=linux", "GOARCH=arm64", "CGO_ENABLED=0")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("build arm64: %v\n%s", err, b)
+	}
+	return out, nil
+}
+
+// sizes returns the binary's size and that of a deployment zip of it.
+func sizes(bin string) (binSize, zipSize int64, err error) {
+	data, err := os.ReadFile(bin)
+	if err != nil {
+		return 0, 0, err
+	}
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	h := &zip.FileHeader{Name: "bootstrap", Method: zip.Deflate}
+	h.SetMode(0o755)
+	w, err := zw.CreateHeader(h)
+	if err != nil {
+		return 0, 0, err
+	}
+	w.Write(data)
+	if err := zw.Close(); err != nil {
+		return 0, 0, err
+	}
+	return int64(len(data)), int64(buf.Len()), nil
+}
+
+func median(d []time.Duration) time.Duration {
+	if len(d) == 0 {
+		return 0
+	}
+	s := slices.Clone(d)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+func ratio(a, b time.Duration) float64 {
+	if b == 0 {
+		return 0
+	}
+	return float64(a) / float64(b)
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d)/float64(time.Millisecond)) }
+
+func mb(n int64) float64 { return float64(n) / 1e6 }
+
+func verdict(ok bool) string {
+	if ok {
+		return "met"
+	}
+	return "MISSED"
+}
+
+func cpuModel() string {
+	data, _ := os.ReadFile("/proc/cpuinfo")
+	for _, l := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(l, "model name"); ok {
+			return strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(v), ":"))
+		}
+	}
+	return "unknown CPU"
+}
