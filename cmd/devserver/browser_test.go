@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/complycube-session/createsession/internal/simulator"
 )
 
 // devServer is the dev server run in-process by run(), on free ports.
@@ -19,17 +21,30 @@ type devServer struct {
 	site, api, sim string
 	out            *syncBuffer
 	stop           func()
+	simulator      *simulator.Simulator
 }
 
 type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
+	mu      sync.Mutex
+	b       bytes.Buffer
+	discard bool
 }
 
 func (s *syncBuffer) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.discard {
+		return len(p), nil
+	}
 	return s.b.Write(p)
+}
+
+// stopKeeping drops all further output: load tests would otherwise measure
+// their own log buffer as the server's memory.
+func (s *syncBuffer) stopKeeping() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.discard = true
 }
 
 func (s *syncBuffer) String() string {
@@ -40,12 +55,18 @@ func (s *syncBuffer) String() string {
 
 func startDevServer(t *testing.T, env map[string]string) *devServer {
 	t.Helper()
+	return startDevServerArgs(t, env)
+}
+
+// startDevServerArgs starts the dev server with extra flags.
+func startDevServerArgs(t *testing.T, env map[string]string, extra ...string) *devServer {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	d := &devServer{out: &syncBuffer{}}
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, []string{"-addr", "127.0.0.1:0", "-site-addr", "127.0.0.1:0", "-simulator-addr", "127.0.0.1:0", "-site-dir", "../../examples/static-site"},
-			func(k string) string { return env[k] }, d.out)
+		args := append([]string{"-addr", "127.0.0.1:0", "-site-addr", "127.0.0.1:0", "-simulator-addr", "127.0.0.1:0", "-site-dir", "../../examples/static-site"}, extra...)
+		done <- runWith(ctx, args, func(k string) string { return env[k] }, d.out, func(s *simulator.Simulator) { d.simulator = s })
 	}()
 	d.stop = func() {
 		cancel()

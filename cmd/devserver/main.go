@@ -42,11 +42,19 @@ const invocationTimeout = 15 * time.Second
 const shutdownGrace = 10 * time.Second
 
 func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+	return runWith(ctx, args, getenv, stdout, nil)
+}
+
+// runWith is run, handing the simulator, when one runs, to onSimulator
+// (tests read its fault counts).
+func runWith(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer, onSimulator func(*simulator.Simulator)) error {
 	fs := flag.NewFlagSet("devserver", flag.ContinueOnError)
 	addr := fs.String("addr", "127.0.0.1:3000", "address of the API (POST /sessions)")
 	siteAddr := fs.String("site-addr", "127.0.0.1:8000", `address of the example static site; "" to not serve it`)
 	siteDir := fs.String("site-dir", "examples/static-site", "folder of the static site")
 	simAddr := fs.String("simulator-addr", "127.0.0.1:3100", "address of the ComplyCube simulator, when it runs")
+	faultRate := fs.Float64("simulator-fault-rate", 0, "share (0 to 1) of simulator calls that fail: a reset, a 500, or an answer late by -simulator-fault-delay")
+	faultDelay := fs.Duration("simulator-fault-delay", 6*time.Second, "how late a slow simulator answer is (past UPSTREAM_TIMEOUT, it becomes a 504)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -83,6 +91,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		defer simLn.Close()
 		simURL := "http://" + simLn.Addr().String()
 		sim = simulator.New(simURL)
+		if *faultRate < 0 || *faultRate > 1 {
+			return fmt.Errorf("-simulator-fault-rate %v: must be from 0 to 1", *faultRate)
+		}
+		sim.SetFaults(*faultRate, *faultDelay)
+		if onSimulator != nil {
+			onSimulator(sim)
+		}
 		env = func(k string) string {
 			switch k {
 			case handler.EnvAPIKey:
