@@ -13,6 +13,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/complycube-session/createsession/handler"
 	"github.com/complycube-session/createsession/internal/fakesecretsmanager"
 )
 
@@ -41,6 +42,7 @@ func TestComplyCubeAnswers(t *testing.T) {
 		{name: "400 with odd spacing kept", replies: []http.HandlerFunc{reply(400, "{ \"type\" : \"invalid_request\",\n \"message\":\"x\" }\n")}, status: 400, body: "{ \"type\" : \"invalid_request\",\n \"message\":\"x\" }\n", calls: 1},
 		{name: "404 passed through", replies: []http.HandlerFunc{reply(404, `{"type":"resource_not_found","message":"Client not found"}`)}, status: 404, body: `{"type":"resource_not_found","message":"Client not found"}`, calls: 1},
 		{name: "422 passed through", replies: []http.HandlerFunc{reply(422, `{"type":"unprocessable","message":"no active version"}`)}, status: 422, body: `{"type":"unprocessable","message":"no active version"}`, calls: 1},
+		{name: "400 with invalid UTF-8 (found by FuzzComplyCubeAnswer)", replies: []http.HandlerFunc{reply(400, "{\"message\":\"\x8e\"}")}, status: 502, body: upstreamError, calls: 1},
 		{name: "400 that is not JSON", replies: []http.HandlerFunc{reply(400, `<html>bad</html>`, "Content-Type", "text/html")}, status: 502, body: upstreamError, calls: 1},
 		{name: "429 with Retry-After", replies: []http.HandlerFunc{reply(429, `{"type":"rate_limit_exceeded","message":"Too many requests"}`, "Retry-After", "3")}, status: 429, body: rateLimited, retryAfter: "3", calls: 1},
 		{name: "429 with an HTTP-date Retry-After", replies: []http.HandlerFunc{reply(429, `{}`, "Retry-After", "Wed, 21 Oct 2026 07:28:00 GMT")}, status: 429, body: rateLimited, retryAfter: "Wed, 21 Oct 2026 07:28:00 GMT", calls: 1},
@@ -379,6 +381,15 @@ func TestRESTAPIEvents(t *testing.T) {
 	json.Unmarshal(f.invokeRaw(payload, 0), &resp)
 	if resp.StatusCode != 204 || resp.Headers["Access-Control-Allow-Origin"] != allowed {
 		t.Errorf("1.0 preflight: %d %v", resp.StatusCode, resp.Headers)
+	}
+}
+
+// TestUnencodableFallback: the answer Invoke falls back to is a valid
+// HTTP API response.
+func TestUnencodableFallback(t *testing.T) {
+	var r events.APIGatewayV2HTTPResponse
+	if err := json.Unmarshal(handler.UnencodableResponse(), &r); err != nil || r.StatusCode != 500 || !json.Valid([]byte(r.Body)) || r.Headers["Cache-Control"] != "no-store" {
+		t.Fatalf("%v %+v", err, r)
 	}
 }
 

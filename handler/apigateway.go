@@ -58,8 +58,18 @@ func (l Lambda) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 		req.RequestID = lc.AwsRequestID
 	}
 	resp := l.Handler.Serve(ctx, req)
-	return jsonv2.Marshal(apiResponse{StatusCode: resp.Status, Headers: flatten(resp.Header), Body: string(resp.Body)})
+	out, err := jsonv2.Marshal(apiResponse{StatusCode: resp.Status, Headers: flatten(resp.Header), Body: string(resp.Body)})
+	if err != nil {
+		// Never a Lambda error: a response that cannot be encoded (which the
+		// handler is meant never to build) becomes a plain 500.
+		l.Handler.log.Error("response could not be encoded", "requestId", req.RequestID, "cause", err.Error())
+		return unencodableResponse, nil
+	}
+	return out, nil
 }
+
+// unencodableResponse is the answer when a response cannot be encoded.
+var unencodableResponse = []byte(`{"statusCode":500,"headers":{"Cache-Control":"no-store","Content-Type":"application/json"},"body":"{\"type\":\"internal_error\",\"message\":\"The request could not be handled.\"}","isBase64Encoded":false}`)
 
 // notAnEvent is logged as the path of a payload that is not an API Gateway
 // event; it has no method and so is answered 405.

@@ -16,6 +16,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/go-json-experiment/json/jsontext"
 
@@ -258,7 +259,9 @@ func mapUpstream(res complycube.Response, err error) outcome {
 		}
 		return outcome{resp: jsonResponse(http.StatusOK, append(data, '}')), upstreamStatus: s}
 	case s == http.StatusBadRequest || s == http.StatusNotFound || s == http.StatusUnprocessableEntity:
-		if !json.Valid(res.Body) {
+		// RFC 8259 JSON is UTF-8; encoding/json's Valid lets invalid UTF-8
+		// inside strings through, and API Gateway could not carry it as text.
+		if !utf8.Valid(res.Body) || !json.Valid(res.Body) {
 			return upstreamFail("complycube answered " + strconv.Itoa(s) + " with a body that is not JSON")
 		}
 		return outcome{resp: jsonResponse(s, res.Body), upstreamStatus: s, errType: "complycube_" + strconv.Itoa(s)}

@@ -1,0 +1,4 @@
+package handler
+
+// UnencodableResponse exposes the fallback answer to the tests.
+func UnencodableResponse() []byte { return unencodableResponse }
