@@ -222,7 +222,7 @@ func buildFixture(t *testing.T, sm *fakesecretsmanager.Server, o fixtureOpts) *f
 		t.Fatalf("config: %v", err)
 	}
 	log := slog.New(slog.NewJSONHandler(io.MultiWriter(f.logs, everything), nil))
-	h, err := app.Build(context.Background(), cfg, log, app.Options{})
+	h, err := app.Build(context.Background(), cfg, log)
 	if err != nil {
 		t.Fatalf("build: %v", err)
 	}

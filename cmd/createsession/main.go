@@ -24,14 +24,8 @@ func main() {
 // does not return. It returns an error, already logged, only when the
 // configuration is unusable.
 func run(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
-	log := app.NewLogger(stdout)
-	cfg, err := handler.LoadConfig(getenv)
-	var h *handler.Handler
-	if err == nil {
-		h, err = app.Build(ctx, cfg, log, app.Options{})
-	}
+	h, err := app.FromEnv(ctx, getenv, app.NewLogger(stdout))
 	if err != nil {
-		app.LogStartError(log, err)
 		return err
 	}
 	lambda.StartWithOptions(handler.Lambda{Handler: h}, lambda.WithContext(ctx))

@@ -126,13 +126,8 @@ func runWith(ctx context.Context, args []string, getenv func(string) string, std
 		fmt.Fprintf(stdout, "devserver: API at %s/sessions calling %s; example site at %s\n", apiURL, orDefault(getenv(handler.EnvBaseURL), "https://api.complycube.com"), orNone(siteURL))
 	}
 
-	cfg, err := handler.LoadConfig(env)
-	var h *handler.Handler
-	if err == nil {
-		h, err = app.Build(ctx, cfg, log, app.Options{})
-	}
+	h, err := app.FromEnv(ctx, env, log)
 	if err != nil {
-		app.LogStartError(log, err)
 		return err
 	}
 

@@ -24,15 +24,10 @@ import (
 // init limit even when Secrets Manager hangs.
 const InitKeyTimeout = 3 * time.Second
 
-// Options are the parts a caller may replace (tests, the dev server).
-type Options struct {
-	// RootCAs for ComplyCube's TLS; nil means the system's (tests set it).
-	RootCAs *x509.CertPool
-}
-
-// Build logs the configuration's warnings, reads the key once (a failure is logged, not fatal) and returns the
-// handler. cfg must hold a secret ID or an API key.
-func Build(ctx context.Context, cfg handler.Config, log *slog.Logger, opts Options) (*handler.Handler, error) {
+// Build logs the configuration's warnings, reads the key once (a failure is
+// logged, not fatal) while it connects to ComplyCube in advance, and returns
+// the handler. cfg must hold a secret ID or an API key.
+func Build(ctx context.Context, cfg handler.Config, log *slog.Logger) (*handler.Handler, error) {
 	// Parsing the system's CA bundle takes milliseconds; both TLS handshakes
 	// of init need it, but only after their TCP connects. Load it meanwhile.
 	go x509.SystemCertPool()
@@ -46,7 +41,7 @@ func Build(ctx context.Context, cfg handler.Config, log *slog.Logger, opts Optio
 	default:
 		return nil, &handler.ConfigError{Variable: handler.EnvSecretID, Err: errors.New("is required (or " + handler.EnvAPIKey + " for local runs)")}
 	}
-	client, err := complycube.New(complycube.Config{BaseURL: cfg.BaseURL, Timeout: cfg.UpstreamTimeout, RootCAs: opts.RootCAs})
+	client, err := complycube.New(complycube.Config{BaseURL: cfg.BaseURL, Timeout: cfg.UpstreamTimeout})
 	if err != nil {
 		return nil, &handler.ConfigError{Variable: handler.EnvBaseURL, Err: err}
 	}
@@ -84,6 +79,21 @@ func (l *lazySecretsManager) FetchKey(ctx context.Context) (string, error) {
 		l.reader = &secret.SecretsManager{Client: secretsmanager.NewFromConfig(awsCfg), SecretID: l.secretID}
 	}
 	return l.reader.FetchKey(ctx)
+}
+
+// FromEnv reads the configuration through getenv and builds the handler.
+// A configuration error is logged, naming its variable, and returned.
+func FromEnv(ctx context.Context, getenv func(string) string, log *slog.Logger) (*handler.Handler, error) {
+	cfg, err := handler.LoadConfig(getenv)
+	var h *handler.Handler
+	if err == nil {
+		h, err = Build(ctx, cfg, log)
+	}
+	if err != nil {
+		LogStartError(log, err)
+		return nil, err
+	}
+	return h, nil
 }
 
 // NewLogger returns the JSON logger both programs write their lines with.
