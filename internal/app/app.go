@@ -47,17 +47,21 @@ func Build(ctx context.Context, cfg handler.Config, log *slog.Logger) (*handler.
 	}
 	keys := secret.NewCache(fetcher, secret.WithFetchTimeout(InitKeyTimeout))
 
-	// Read the key and connect to ComplyCube at the same time: a cold start
-	// then waits for the slower of the two, not for both in turn, and the
-	// first request finds its connection ready.
-	warmCtx, cancel := context.WithTimeout(ctx, InitKeyTimeout)
-	defer cancel()
+	// Connect to ComplyCube while the key is read: a cold start then waits
+	// for the slower of the two, not for both in turn. Init does not wait
+	// for the connection: the first request takes it over, waiting for the
+	// handshake only if it is still under way, so a slow or unreachable
+	// ComplyCube never lengthens init (and its billed time).
+	warmCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), InitKeyTimeout)
 	waitWarm := client.Prewarm(warmCtx)
+	go func() {
+		defer cancel()
+		if err := waitWarm(); err != nil {
+			log.Warn("could not connect to ComplyCube in advance; the first request will", slog.String("cause", err.Error()))
+		}
+	}()
 	if err := keys.Load(ctx); err != nil {
 		log.Error("the API key could not be read at start; answering 503 until a later read succeeds", slog.String("cause", err.Error()))
-	}
-	if err := waitWarm(); err != nil {
-		log.Warn("could not connect to ComplyCube in advance; the first request will", slog.String("cause", err.Error()))
 	}
 	return handler.New(cfg, keys, client, log), nil
 }
