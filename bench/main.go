@@ -177,6 +177,9 @@ func run(o options, out io.Writer) error {
 	warmNs, bareNs, onlyNs := benches["WarmRequest"], benches["BarePost"], benches["HandlerOnly"]
 
 	fmt.Fprintf(out, "createsession benchmark, %s, %s/%s, %d CPUs, %s\n", time.Now().UTC().Format("2006-01-02 15:04 MST"), runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), cpuModel())
+	if o.smoke {
+		fmt.Fprintf(out, "SMOKE MODE: every step ran once with tiny counts; the figures and verdicts below mean nothing\n")
+	}
 	fmt.Fprintf(out, "medians of %d cold starts per variant and setting; simulated round trip %v to ComplyCube, %v to Secrets Manager; go test -bench -count %d\n\n", o.cold, o.rtt, o.rttSM, o.benchCount)
 	fmt.Fprintf(out, "| measure | hello-world | baseline | createsession | ratio | target |\n|---|---|---|---|---|---|\n")
 	fmt.Fprintf(out, "| init (INIT REPORT), local fakes | %s | %s | %s | %.2fx hello | <= 2x hello: %s |\n", ms(helloInit), ms(baseInit), ms(oursInit), ratio(oursInit, helloInit), verdict(ratio(oursInit, helloInit) <= 2))
