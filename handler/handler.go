@@ -182,11 +182,8 @@ func (h *Handler) serve(ctx context.Context, req Request, originAllowed bool) ou
 	}
 	sr, ferr := h.validator.Validate(req.Body)
 	if ferr != nil {
-		o := fail(http.StatusBadRequest, TypeInvalidRequest, ferr.message, nil)
-		if ferr.param != "" {
-			o.resp = errorResponse(http.StatusBadRequest, Error{Type: TypeInvalidRequest, Message: ferr.message, Param: ferr.param})
-		}
-		return o
+		// param is omitted from the JSON when no one field is at fault.
+		return outcome{resp: errorResponse(http.StatusBadRequest, Error{Type: TypeInvalidRequest, Message: ferr.message, Param: ferr.param}), errType: TypeInvalidRequest}
 	}
 	payload, err := json.Marshal(sr)
 	if err != nil {
