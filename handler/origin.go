@@ -123,7 +123,9 @@ func validHostname(h string) bool {
 		return false
 	}
 	h = strings.TrimSuffix(h, ".")
-	for _, label := range strings.Split(h, ".") {
+	labels, last := 0, ""
+	for rest := h; ; {
+		label, after, more := strings.Cut(rest, ".")
 		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
 			return false
 		}
@@ -133,13 +135,17 @@ func validHostname(h string) bool {
 				return false
 			}
 		}
+		labels, last = labels+1, label
+		if !more {
+			break
+		}
+		rest = after
 	}
 	// A last label of digits only must be a well-formed dotted IPv4, or a
 	// browser would read "1.2.3.0x4" or "2130706433" as an address.
-	labels := strings.Split(h, ".")
-	if isDigits(labels[len(labels)-1]) || strings.HasPrefix(labels[len(labels)-1], "0x") {
+	if isDigits(last) || strings.HasPrefix(last, "0x") {
 		ip := net.ParseIP(h)
-		return ip != nil && ip.To4() != nil && len(labels) == 4
+		return ip != nil && ip.To4() != nil && labels == 4
 	}
 	return true
 }
