@@ -3,10 +3,11 @@ package handler
 import (
 	"context"
 	"encoding/base64"
-	"github.com/aws/aws-lambda-go/lambdacontext"
-	jsonv2 "github.com/go-json-experiment/json"
 	"net/http"
 	"strings"
+
+	"github.com/aws/aws-lambda-go/lambdacontext"
+	jsonv2 "github.com/go-json-experiment/json"
 )
 
 // Lambda adapts Handler to the Lambda runtime. It accepts API Gateway HTTP
