@@ -8,7 +8,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
 	"log/slog"
 	"mime"
 	"net/http"
@@ -283,37 +282,23 @@ var anyRedirect = Validator{RedirectOrigins: OriginList{AnyOrigin: true}}
 // redirectUrl that is not a string or is missing.
 func redirectURLOf(body []byte) (url string, ok bool) {
 	dec := jsontext.NewDecoder(bytes.NewReader(body))
-	if tok, err := dec.ReadToken(); err != nil || tok.Kind() != '{' {
-		return "", false
-	}
 	found := false
-	for dec.PeekKind() == '"' {
-		name, err := dec.ReadToken()
-		if err != nil {
-			return "", false
-		}
-		if name.String() != "redirectUrl" {
-			if _, err := dec.ReadValue(); err != nil {
-				return "", false
-			}
-			continue
+	err := readMembers(dec, func(name string) error {
+		if name != "redirectUrl" {
+			_, err := dec.ReadValue()
+			return err
 		}
 		if dec.PeekKind() != '"' {
-			return "", false
+			return errNotObject
 		}
 		tok, err := dec.ReadToken()
 		if err != nil {
-			return "", false
+			return err
 		}
 		url, found = tok.String(), true
-	}
-	if tok, err := dec.ReadToken(); err != nil || tok.Kind() != '}' {
-		return "", false
-	}
-	if _, err := dec.ReadToken(); !errors.Is(err, io.EOF) {
-		return "", false
-	}
-	return url, found
+		return nil
+	})
+	return url, err == nil && found
 }
 
 // sanitizeRetryAfter passes on a Retry-After header only in one of its two

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"net/mail"
 	"net/url"
 	"slices"
@@ -125,36 +124,30 @@ func decodeObject(body []byte) (map[string]member, *fieldError) {
 	}
 	// Duplicates are allowed by the decoder so that the error can name them.
 	dec := jsontext.NewDecoder(bytes.NewReader(body), jsontext.AllowDuplicateNames(true))
-	if tok, err := dec.ReadToken(); err != nil || tok.Kind() != '{' {
-		return nil, notObject
-	}
 	fields := make(map[string]member, len(knownFields))
 	seen := make([]string, 0, len(knownFields))
-	for dec.PeekKind() == '"' {
-		tok, err := dec.ReadToken()
-		if err != nil {
-			return nil, notObject
-		}
-		name := tok.String()
+	err := readMembers(dec, func(name string) error {
 		m, err := readMember(dec)
 		if err != nil {
-			return nil, notObject
+			return errNotObject
 		}
 		if !slices.Contains(knownFields, name) {
-			return nil, invalid(name, "'%s' is not a field of a workflow session request", name)
+			return invalid(name, "'%s' is not a field of a workflow session request", name)
 		}
 		if slices.Contains(seen, name) {
-			return nil, invalid(name, "'%s' appears more than once", name)
+			return invalid(name, "'%s' appears more than once", name)
 		}
 		seen = append(seen, name)
 		if m.kind != 'n' {
 			fields[name] = m
 		}
-	}
-	if tok, err := dec.ReadToken(); err != nil || tok.Kind() != '}' {
-		return nil, notObject
-	}
-	if _, err := dec.ReadToken(); !errors.Is(err, io.EOF) {
+		return nil
+	})
+	var ferr *fieldError
+	switch {
+	case errors.As(err, &ferr):
+		return nil, ferr
+	case err != nil:
 		return nil, notObject
 	}
 	return fields, nil
