@@ -253,14 +253,11 @@ func (f *fakes) env(withRTT bool) []string {
 	if withRTT {
 		sm, cc = f.smProxy.Addr(), f.ccProxy.Addr()
 	}
-	return []string{
-		"AWS_REGION=eu-west-1", "AWS_ACCESS_KEY_ID=AKIDBENCH", "AWS_SECRET_ACCESS_KEY=bench",
-		"AWS_EC2_METADATA_DISABLED=true", "AWS_ENDPOINT_URL_SECRETS_MANAGER=https://" + sm,
-		"SSL_CERT_FILE=" + f.caFile, "SSL_CERT_DIR=" + f.certDir,
-		"AWS_LAMBDA_FUNCTION_TIMEOUT=15", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE=128",
-		"COMPLYCUBE_SECRET_ID=" + secretID, "COMPLYCUBE_BASE_URL=https://" + cc,
-		"ALLOWED_ORIGINS=" + origin,
-	}
+	return append(lambdaemu.AWSEnv("https://"+sm),
+		"SSL_CERT_FILE="+f.caFile, "SSL_CERT_DIR="+f.certDir,
+		"COMPLYCUBE_SECRET_ID="+secretID, "COMPLYCUBE_BASE_URL=https://"+cc,
+		"ALLOWED_ORIGINS="+origin,
+	)
 }
 
 var event = func() []byte {

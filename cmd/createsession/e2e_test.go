@@ -55,19 +55,12 @@ func startEmulated(t *testing.T, rie, bootstrap string, extraEnv ...string) *emu
 	ccSrv := httptest.NewServer(e.cc)
 	t.Cleanup(ccSrv.Close)
 	e.cc.SetPublicURL(ccSrv.URL)
-	env := []string{
-		"AWS_REGION=us-east-1",
-		"AWS_ACCESS_KEY_ID=AKIDE2ETEST",
-		"AWS_SECRET_ACCESS_KEY=e2e-secret-access-key",
-		"AWS_EC2_METADATA_DISABLED=true",
-		"AWS_ENDPOINT_URL_SECRETS_MANAGER=" + e.sm.URL(),
-		"AWS_LAMBDA_FUNCTION_TIMEOUT=15",
-		"AWS_LAMBDA_FUNCTION_NAME=CreateSessionFunction",
-		"COMPLYCUBE_SECRET_ID=" + e2eSecretID,
-		"COMPLYCUBE_BASE_URL=" + ccSrv.URL,
-		"ALLOWED_ORIGINS=" + e2eOrigin,
-		"ALLOWED_REDIRECT_ORIGINS=" + e2eOrigin + ",http://127.0.0.1:1",
-	}
+	env := append(lambdaemu.AWSEnv(e.sm.URL()),
+		"COMPLYCUBE_SECRET_ID="+e2eSecretID,
+		"COMPLYCUBE_BASE_URL="+ccSrv.URL,
+		"ALLOWED_ORIGINS="+e2eOrigin,
+		"ALLOWED_REDIRECT_ORIGINS="+e2eOrigin+",http://127.0.0.1:1",
+	)
 	env = append(env, extraEnv...)
 	emu, err := lambdaemu.Start(rie, bootstrap, env)
 	if err != nil {

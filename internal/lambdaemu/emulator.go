@@ -97,6 +97,24 @@ type Emulator struct {
 	done   chan struct{}
 }
 
+// AWSEnv is the environment Lambda gives a function, as far as the tests
+// need it, with Secrets Manager at secretsManagerURL (a local fake): static
+// test credentials, and no instance metadata lookup, which could stall for
+// seconds where no metadata endpoint answers. Callers append their own
+// function's variables.
+func AWSEnv(secretsManagerURL string) []string {
+	return []string{
+		"AWS_REGION=eu-west-1",
+		"AWS_ACCESS_KEY_ID=AKIDLOCALTEST",
+		"AWS_SECRET_ACCESS_KEY=local-test-secret-access-key",
+		"AWS_EC2_METADATA_DISABLED=true",
+		"AWS_ENDPOINT_URL_SECRETS_MANAGER=" + secretsManagerURL,
+		"AWS_LAMBDA_FUNCTION_NAME=CreateSessionFunction",
+		"AWS_LAMBDA_FUNCTION_TIMEOUT=15",
+		"AWS_LAMBDA_FUNCTION_MEMORY_SIZE=128",
+	}
+}
+
 // Start runs the emulator for bootstrap with env (KEY=VALUE) added to a
 // minimal environment, on two free loopback ports.
 func Start(rie, bootstrap string, env []string) (*Emulator, error) {

@@ -61,11 +61,7 @@ func TestEventsUnderEmulator(t *testing.T) {
 	sm := fakesecretsmanager.Start() // present so no call can reach AWS
 	defer sm.Close()
 
-	env := []string{
-		"AWS_REGION=eu-west-1", "AWS_ACCESS_KEY_ID=AKIDSAMLOCAL", "AWS_SECRET_ACCESS_KEY=sam-local",
-		"AWS_EC2_METADATA_DISABLED=true", "AWS_ENDPOINT_URL_SECRETS_MANAGER=" + sm.URL(),
-		"AWS_LAMBDA_FUNCTION_TIMEOUT=15", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE=128",
-	}
+	env := lambdaemu.AWSEnv(sm.URL())
 	for k, v := range vars {
 		if k == "COMPLYCUBE_BASE_URL" {
 			v = simSrv.URL // in place of host.docker.internal
