@@ -118,7 +118,6 @@ type member struct {
 // trailing data are errors: a body that two parsers could read two ways is
 // refused rather than guessed at.
 func decodeObject(body []byte) (map[string]member, *fieldError) {
-	notObject := invalid("", "the body must be one JSON object")
 	if !utf8.Valid(body) {
 		return nil, invalid("", "the body is not valid UTF-8")
 	}
@@ -148,7 +147,7 @@ func decodeObject(body []byte) (map[string]member, *fieldError) {
 	case errors.As(err, &ferr):
 		return nil, ferr
 	case err != nil:
-		return nil, notObject
+		return nil, invalid("", "the body must be one JSON object")
 	}
 	return fields, nil
 }
