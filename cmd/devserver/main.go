@@ -23,6 +23,7 @@ import (
 
 	"github.com/complycube-session/createsession/handler"
 	"github.com/complycube-session/createsession/internal/app"
+	"github.com/complycube-session/createsession/internal/complycube"
 	"github.com/complycube-session/createsession/internal/simulator"
 )
 
@@ -58,6 +59,9 @@ func runWith(ctx context.Context, args []string, getenv func(string) string, std
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	if *faultRate < 0 || *faultRate > 1 {
+		return fmt.Errorf("-simulator-fault-rate %v: must be from 0 to 1", *faultRate)
+	}
 	log := app.NewLogger(stdout)
 
 	apiLn, err := listen(*addr, "-addr")
@@ -80,20 +84,18 @@ func runWith(ctx context.Context, args []string, getenv func(string) string, std
 		siteURL = "http://" + siteLn.Addr().String()
 	}
 
-	env := func(k string) string { return getenv(k) }
+	env := getenv
 	useSimulator := getenv(handler.EnvSecretID) == "" && getenv(handler.EnvAPIKey) == "" && getenv(handler.EnvBaseURL) == ""
 	var simLn net.Listener
 	var sim *simulator.Simulator
+	simURL := ""
 	if useSimulator {
 		if simLn, err = listen(*simAddr, "-simulator-addr"); err != nil {
 			return err
 		}
 		defer simLn.Close()
-		simURL := "http://" + simLn.Addr().String()
+		simURL = "http://" + simLn.Addr().String()
 		sim = simulator.New(simURL)
-		if *faultRate < 0 || *faultRate > 1 {
-			return fmt.Errorf("-simulator-fault-rate %v: must be from 0 to 1", *faultRate)
-		}
 		sim.SetFaults(*faultRate, *faultDelay)
 		if onSimulator != nil {
 			onSimulator(sim)
@@ -121,9 +123,9 @@ func runWith(ctx context.Context, args []string, getenv func(string) string, std
 
 	if useSimulator {
 		fmt.Fprintf(stdout, "devserver: no ComplyCube key and no COMPLYCUBE_BASE_URL configured, so the embedded ComplyCube simulator answers at %s; open %s to try the flow (API: %s/sessions)\n",
-			"http://"+simLn.Addr().String(), orNone(siteURL), apiURL)
+			simURL, orNone(siteURL), apiURL)
 	} else {
-		fmt.Fprintf(stdout, "devserver: API at %s/sessions calling %s; example site at %s\n", apiURL, orDefault(getenv(handler.EnvBaseURL), "https://api.complycube.com"), orNone(siteURL))
+		fmt.Fprintf(stdout, "devserver: API at %s/sessions calling %s; example site at %s\n", apiURL, orDefault(getenv(handler.EnvBaseURL), complycube.DefaultBaseURL), orNone(siteURL))
 	}
 
 	h, err := app.FromEnv(ctx, env, log)

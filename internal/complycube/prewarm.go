@@ -128,21 +128,19 @@ func (d *prewarmDialer) dial(ctx context.Context, network, addr string) (net.Con
 	return tc, nil
 }
 
-// install makes t use the connection made in advance for its first dial.
+// install makes t use the connection made in advance for its first dial:
+// as its TLS dialer for https (the connection is already a TLS one), as its
+// plain dialer for http.
 func (d *prewarmDialer) install(t *http.Transport) {
-	if d.tlsConfig != nil {
-		t.DialTLSContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
-			if c := d.take(ctx, addr); c != nil {
-				return c, nil
-			}
-			return d.dial(ctx, network, addr)
-		}
-		return
-	}
-	t.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+	dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
 		if c := d.take(ctx, addr); c != nil {
 			return c, nil
 		}
-		return d.dialer.DialContext(ctx, network, addr)
+		return d.dial(ctx, network, addr)
+	}
+	if d.tlsConfig != nil {
+		t.DialTLSContext = dial
+	} else {
+		t.DialContext = dial
 	}
 }
