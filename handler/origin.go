@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/url"
 	"strconv"
 	"strings"
 )
@@ -39,15 +38,6 @@ func ParseOrigin(s string) (Origin, error) {
 		return "", fmt.Errorf("origin %q: %w", s, err)
 	}
 	return makeOrigin(scheme, host, port), nil
-}
-
-// originOfURL returns the origin of an already parsed absolute URL.
-func originOfURL(u *url.URL) (Origin, error) {
-	host, port, err := splitHostPort(u.Host)
-	if err != nil {
-		return "", err
-	}
-	return makeOrigin(strings.ToLower(u.Scheme), host, port), nil
 }
 
 func makeOrigin(scheme, host, port string) Origin {

@@ -256,7 +256,7 @@ func (v Validator) checkRedirectURL(s string) string {
 	if strings.Contains(authority, "%") {
 		return "must not percent-encode its host"
 	}
-	host, _, err := splitHostPort(authority)
+	host, port, err := splitHostPort(authority)
 	if err != nil {
 		return absolute
 	}
@@ -269,11 +269,8 @@ func (v Validator) checkRedirectURL(s string) string {
 	default:
 		return absolute
 	}
-	origin, err := originOfURL(&url.URL{Scheme: u.Scheme, Host: authority})
-	if err != nil {
-		return absolute
-	}
-	if !v.RedirectOrigins.Allows(origin) {
+	// u.Scheme is lower-case already, and "https" or "http" here.
+	if !v.RedirectOrigins.Allows(makeOrigin(u.Scheme, host, port)) {
 		return "must point to an origin this endpoint allows"
 	}
 	return ""
