@@ -13,8 +13,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
-	"github.com/complycube-session/createsession/handler"
-	"github.com/complycube-session/createsession/internal/fakesecretsmanager"
+	"github.com/complycube-session/createsession/internal/testonly/fakesecretsmanager"
 )
 
 var (
@@ -381,15 +380,6 @@ func TestRESTAPIEvents(t *testing.T) {
 	json.Unmarshal(f.invokeRaw(payload, 0), &resp)
 	if resp.StatusCode != 204 || resp.Headers["Access-Control-Allow-Origin"] != allowed {
 		t.Errorf("1.0 preflight: %d %v", resp.StatusCode, resp.Headers)
-	}
-}
-
-// TestUnencodableFallback: the answer Invoke falls back to is a valid
-// HTTP API response.
-func TestUnencodableFallback(t *testing.T) {
-	var r events.APIGatewayV2HTTPResponse
-	if err := json.Unmarshal(handler.UnencodableResponse(), &r); err != nil || r.StatusCode != 500 || !json.Valid([]byte(r.Body)) || r.Headers["Cache-Control"] != "no-store" {
-		t.Fatalf("%v %+v", err, r)
 	}
 }
 

@@ -16,7 +16,8 @@ import (
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
 	"github.com/complycube-session/createsession/handler"
-	"github.com/complycube-session/createsession/internal/complycube"
+	"github.com/complycube-session/createsession/internal/lambda/apigateway"
+	"github.com/complycube-session/createsession/internal/lambda/complycube"
 )
 
 // benchUpstream is a fake ComplyCube that answers at once.
@@ -45,7 +46,7 @@ func BenchmarkWarmRequest(b *testing.B) {
 	}
 	client, _ := complycube.New(complycube.Config{BaseURL: srv.URL, Timeout: 5 * time.Second})
 	h := handler.New(cfg, staticKeys(apiKey), client, slog.New(slog.NewJSONHandler(io.Discard, nil)))
-	l := handler.Lambda{Handler: h}
+	l := apigateway.Lambda{Handler: h, Log: slog.Default()}
 	ev := events.APIGatewayV2HTTPRequest{
 		Version: "2.0", RouteKey: "POST /sessions", RawPath: "/sessions", Body: validBody,
 		Headers:        map[string]string{"origin": allowed, "content-type": "application/json", "accept": "*/*", "user-agent": "Mozilla/5.0", "host": "abc.execute-api.eu-west-1.amazonaws.com"},
@@ -93,9 +94,9 @@ func BenchmarkBarePost(b *testing.B) {
 // when nothing else competes for the CPU.
 func BenchmarkHandlerOnly(b *testing.B) {
 	cfg, _ := handler.LoadConfig(func(k string) string { return map[string]string{"ALLOWED_ORIGINS": allowed}[k] })
-	up := &cannedUpstream{resp: complycube.Response{Status: 200, Body: []byte(`{"redirectUrl":"` + sessionURL + `"}`)}}
+	up := &cannedUpstream{resp: handler.UpstreamResponse{Status: 200, Body: []byte(`{"redirectUrl":"` + sessionURL + `"}`)}}
 	h := handler.New(cfg, staticKeys(apiKey), up, slog.New(slog.NewJSONHandler(io.Discard, nil)))
-	l := handler.Lambda{Handler: h}
+	l := apigateway.Lambda{Handler: h, Log: slog.Default()}
 	ev := events.APIGatewayV2HTTPRequest{Version: "2.0", Body: validBody, Headers: map[string]string{"origin": allowed, "content-type": "application/json"},
 		RequestContext: events.APIGatewayV2HTTPRequestContext{HTTP: events.APIGatewayV2HTTPRequestContextHTTPDescription{Method: "POST"}}}
 	payload, _ := json.Marshal(ev)

@@ -3,10 +3,9 @@ package handler
 import (
 	"fmt"
 	"log/slog"
+	"net/url"
 	"strings"
 	"time"
-
-	"github.com/complycube-session/createsession/internal/complycube"
 )
 
 // Environment variable names, as the README documents them.
@@ -19,6 +18,9 @@ const (
 	EnvWorkflowTemplateIDs    = "WORKFLOW_TEMPLATE_IDS"
 	EnvUpstreamTimeout        = "UPSTREAM_TIMEOUT"
 )
+
+// DefaultBaseURL is ComplyCube's production API.
+const DefaultBaseURL = "https://api.complycube.com"
 
 // DefaultUpstreamTimeout bounds one call to ComplyCube.
 const DefaultUpstreamTimeout = 5 * time.Second
@@ -74,8 +76,8 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		c.APIKey = ""
 	}
 	if c.BaseURL == "" {
-		c.BaseURL = complycube.DefaultBaseURL
-	} else if _, err := complycube.New(complycube.Config{BaseURL: c.BaseURL}); err != nil {
+		c.BaseURL = DefaultBaseURL
+	} else if err := CheckBaseURL(c.BaseURL); err != nil {
 		return Config{}, &ConfigError{EnvBaseURL, err}
 	}
 	var err error
@@ -118,6 +120,16 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		c.UpstreamTimeout = d
 	}
 	return c, nil
+}
+
+// CheckBaseURL reports whether base can be ComplyCube's base URL: an
+// absolute http(s) URL with a host.
+func CheckBaseURL(base string) error {
+	u, err := url.Parse(base)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return fmt.Errorf("base URL %q is not an absolute http(s) URL", base)
+	}
+	return nil
 }
 
 // LogWarnings writes the configuration's warnings to log.

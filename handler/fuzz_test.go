@@ -11,7 +11,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/complycube-session/createsession/handler"
-	"github.com/complycube-session/createsession/internal/complycube"
+	"github.com/complycube-session/createsession/internal/lambda/apigateway"
 )
 
 // staticKeys is an in-memory KeySource.
@@ -24,12 +24,12 @@ func (k staticKeys) Refresh(context.Context, string) (string, error) {
 
 // cannedUpstream answers every call with one response.
 type cannedUpstream struct {
-	resp  complycube.Response
+	resp  handler.UpstreamResponse
 	err   error
 	calls int
 }
 
-func (c *cannedUpstream) CreateFlowSession(_ context.Context, key string, body []byte) (complycube.Response, error) {
+func (c *cannedUpstream) CreateFlowSession(_ context.Context, key string, body []byte) (handler.UpstreamResponse, error) {
 	c.calls++
 	if !json.Valid(body) {
 		panic("the handler sent ComplyCube a body that is not JSON")
@@ -39,7 +39,7 @@ func (c *cannedUpstream) CreateFlowSession(_ context.Context, key string, body [
 	return r, c.err
 }
 
-func fuzzHandler(t testing.TB, up *cannedUpstream, origins string) handler.Lambda {
+func fuzzHandler(t testing.TB, up *cannedUpstream, origins string) apigateway.Lambda {
 	cfg, err := handler.LoadConfig(func(k string) string {
 		return map[string]string{"ALLOWED_ORIGINS": origins, "WORKFLOW_TEMPLATE_IDS": ""}[k]
 	})
@@ -47,7 +47,7 @@ func fuzzHandler(t testing.TB, up *cannedUpstream, origins string) handler.Lambd
 		t.Fatal(err)
 	}
 	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
-	return handler.Lambda{Handler: handler.New(cfg, staticKeys(apiKey), up, log)}
+	return apigateway.Lambda{Handler: handler.New(cfg, staticKeys(apiKey), up, log), Log: log}
 }
 
 var allowedStatuses = map[int]bool{200: true, 204: true, 400: true, 403: true, 404: true, 405: true, 413: true, 415: true, 422: true, 429: true, 502: true, 503: true, 504: true}
@@ -102,7 +102,7 @@ func FuzzRequest(f *testing.F) {
 	f.Add("GET", "", "null", []byte(""), false)
 	f.Add("POST", "application/json", "", []byte("{\"clientId\":\"\xff\"}"), false)
 	f.Fuzz(func(t *testing.T, method, contentType, origin string, body []byte, b64 bool) {
-		up := &cannedUpstream{resp: complycube.Response{Status: 200, Body: []byte(`{"redirectUrl":"https://id.complycube.com/test_x"}`)}}
+		up := &cannedUpstream{resp: handler.UpstreamResponse{Status: 200, Body: []byte(`{"redirectUrl":"https://id.complycube.com/test_x"}`)}}
 		l := fuzzHandler(t, up, allowed)
 		headers := map[string]string{"content-type": contentType}
 		if origin != "" {
@@ -134,7 +134,7 @@ func FuzzComplyCubeAnswer(f *testing.F) {
 	f.Add(500, []byte(``), "")
 	f.Add(302, []byte(``), "")
 	f.Fuzz(func(t *testing.T, status int, body []byte, retryAfter string) {
-		up := &cannedUpstream{resp: complycube.Response{Status: status, Body: body, RetryAfter: retryAfter}}
+		up := &cannedUpstream{resp: handler.UpstreamResponse{Status: status, Body: body, RetryAfter: retryAfter}}
 		l := fuzzHandler(t, up, allowed)
 		ev := events.APIGatewayV2HTTPRequest{Version: "2.0", Headers: map[string]string{"content-type": "application/json"}, Body: validBody,
 			RequestContext: events.APIGatewayV2HTTPRequestContext{HTTP: events.APIGatewayV2HTTPRequestContextHTTPDescription{Method: "POST"}}}

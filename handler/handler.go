@@ -1,6 +1,8 @@
-// Package handler is the create-session function: the transport-neutral core
-// (validation, CORS, calling ComplyCube, mapping its answers) in Handler, and
-// the API Gateway adapters that feed it Lambda events.
+// Package handler is the create-session function's core: the rules of the
+// contract (CORS, validation, calling ComplyCube through a port, mapping its
+// answers, the log line) in Handler. It knows nothing of API Gateway's event
+// shapes, of HTTP clients or of AWS: the adapters in internal/lambda feed it
+// Requests and implement the ports it declares in types.go.
 package handler
 
 import (
@@ -18,23 +20,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/go-json-experiment/json/jsontext"
-
-	"github.com/complycube-session/createsession/internal/complycube"
-	"github.com/complycube-session/createsession/internal/secret"
 )
-
-// KeySource hands out the ComplyCube API key (secret.Cache implements it).
-type KeySource interface {
-	Key(ctx context.Context) (string, error)
-	// Refresh is called after ComplyCube rejected `rejected`; it returns a
-	// different key or an error.
-	Refresh(ctx context.Context, rejected string) (string, error)
-}
-
-// SessionCreator calls ComplyCube (complycube.Client implements it).
-type SessionCreator interface {
-	CreateFlowSession(ctx context.Context, apiKey string, body []byte) (complycube.Response, error)
-}
 
 // DeadlineMargin is how long before the invocation's deadline the handler
 // stops waiting and answers, so that its own JSON reaches the caller before
@@ -224,9 +210,9 @@ func (h *Handler) createSession(ctx context.Context, payload []byte) outcome {
 
 // mapUpstream turns ComplyCube's answer into the caller's, row by row as the
 // contract's table says.
-func mapUpstream(res complycube.Response, err error) outcome {
+func mapUpstream(res UpstreamResponse, err error) outcome {
 	if err != nil {
-		if errors.Is(err, complycube.ErrTimeout) {
+		if errors.Is(err, ErrUpstreamTimeout) {
 			o := fail(http.StatusGatewayTimeout, TypeUpstreamTimeout, "The verification service did not answer in time.", err)
 			o.upstreamStatus = res.Status
 			return o
@@ -368,9 +354,3 @@ func (h *Handler) logRequest(req Request, out outcome, first bool, start time.Ti
 	}
 	h.log.LogAttrs(context.Background(), level, "request", attrs...)
 }
-
-// Compile-time checks that the real adapters fit.
-var (
-	_ KeySource      = (*secret.Cache)(nil)
-	_ SessionCreator = (*complycube.Client)(nil)
-)

@@ -19,8 +19,9 @@ import (
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
 	"github.com/complycube-session/createsession/handler"
-	"github.com/complycube-session/createsession/internal/app"
-	"github.com/complycube-session/createsession/internal/fakesecretsmanager"
+	"github.com/complycube-session/createsession/internal/lambda/apigateway"
+	"github.com/complycube-session/createsession/internal/lambda/app"
+	"github.com/complycube-session/createsession/internal/testonly/fakesecretsmanager"
 )
 
 // Keys the suite uses. TestMain fails the run if either shows up in any log
@@ -151,7 +152,7 @@ type fixture struct {
 	t      *testing.T
 	cc     *fakeComplyCube
 	sm     *fakesecretsmanager.Server
-	lambda handler.Lambda
+	lambda apigateway.Lambda
 	logs   *syncBuffer
 }
 
@@ -226,7 +227,7 @@ func buildFixture(t *testing.T, sm *fakesecretsmanager.Server, o fixtureOpts) *f
 	if err != nil {
 		t.Fatalf("build: %v", err)
 	}
-	f.lambda = handler.Lambda{Handler: h}
+	f.lambda = h
 	return f
 }
 

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -88,7 +90,9 @@ func TestHostileRequests(t *testing.T) {
 	var doc strings.Builder
 	doc.WriteString("<!-- Written by TestHostileRequests (handler/hostile_test.go); UPDATE_DOCS=1 go test ./handler -run TestHostileRequests rewrites it. -->\n")
 	doc.WriteString("| hostile request | status | type | param | ComplyCube called |\n|---|---|---|---|---|\n")
-	for _, c := range hostileCases(t) {
+	cases := hostileCases(t)
+	checkCountInDocs(t, len(cases))
+	for _, c := range cases {
 		before := len(f.cc.Calls())
 		a := f.invoke(c.req)
 		var e struct{ Type, Param string }
@@ -126,6 +130,30 @@ func TestHostileRequests(t *testing.T) {
 	committed, err := os.ReadFile(path)
 	if err != nil || string(committed) != doc.String() {
 		t.Errorf("docs/hostile-requests.md is out of date: run UPDATE_DOCS=1 go test ./handler -run TestHostileRequests")
+	}
+}
+
+// hostileCount finds "N hostile requests" in prose.
+var hostileCount = regexp.MustCompile(`(\d+) hostile requests`)
+
+// checkCountInDocs: README.md and RELIABILITY.md say how many hostile
+// requests the table holds; each mention must be the table's real count.
+func checkCountInDocs(t *testing.T, n int) {
+	t.Helper()
+	for _, path := range []string{"../README.md", "../RELIABILITY.md"} {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		found := hostileCount.FindAllStringSubmatch(string(data), -1)
+		if len(found) == 0 {
+			t.Errorf("%s does not say how many hostile requests are tested (want %q)", path, fmt.Sprintf("%d hostile requests", n))
+		}
+		for _, m := range found {
+			if m[1] != strconv.Itoa(n) {
+				t.Errorf("%s says %q; the table has %d", path, m[0], n)
+			}
+		}
 	}
 }
 

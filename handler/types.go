@@ -1,6 +1,40 @@
 package handler
 
-import "net/http"
+import (
+	"context"
+	"errors"
+	"net/http"
+)
+
+// The core's ports: the small interfaces it needs from the outside world,
+// which the adapters in internal/lambda implement. The core imports none of
+// them.
+
+// KeySource hands out the ComplyCube API key.
+type KeySource interface {
+	Key(ctx context.Context) (string, error)
+	// Refresh is called after ComplyCube rejected `rejected`; it returns a
+	// different key or an error.
+	Refresh(ctx context.Context, rejected string) (string, error)
+}
+
+// SessionCreator calls ComplyCube's POST /v1/flow/sessions.
+type SessionCreator interface {
+	CreateFlowSession(ctx context.Context, apiKey string, body []byte) (UpstreamResponse, error)
+}
+
+// UpstreamResponse is ComplyCube's answer, as far as the core needs it.
+type UpstreamResponse struct {
+	Status     int
+	Body       []byte
+	RetryAfter string // the Retry-After header, as sent
+	Attempts   int    // how many HTTP calls were made
+}
+
+// ErrUpstreamTimeout is what a SessionCreator returns (wrapped) when
+// ComplyCube did not answer within its timeout or the caller's deadline;
+// the core answers 504 for it and 502 for any other error.
+var ErrUpstreamTimeout = errors.New("complycube did not answer in time")
 
 // Request is a transport-neutral HTTP request: the API Gateway adapters and
 // the dev server build one from their own shapes.

@@ -11,9 +11,9 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
-	"github.com/complycube-session/createsession/internal/fakesecretsmanager"
-	"github.com/complycube-session/createsession/internal/lambdaemu"
-	"github.com/complycube-session/createsession/internal/simulator"
+	"github.com/complycube-session/createsession/internal/local/simulator"
+	"github.com/complycube-session/createsession/internal/testonly/fakesecretsmanager"
+	"github.com/complycube-session/createsession/internal/testonly/lambdaemu"
 )
 
 const (

@@ -10,8 +10,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 
-	"github.com/complycube-session/createsession/handler"
-	"github.com/complycube-session/createsession/internal/app"
+	"github.com/complycube-session/createsession/internal/lambda/app"
 )
 
 func main() {
@@ -24,10 +23,10 @@ func main() {
 // does not return. It returns an error, already logged, only when the
 // configuration is unusable.
 func run(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
-	h, err := app.FromEnv(ctx, getenv, app.NewLogger(stdout))
+	fn, err := app.FromEnv(ctx, getenv, app.NewLogger(stdout))
 	if err != nil {
 		return err
 	}
-	lambda.StartWithOptions(handler.Lambda{Handler: h}, lambda.WithContext(ctx))
+	lambda.StartWithOptions(fn, lambda.WithContext(ctx))
 	return nil
 }

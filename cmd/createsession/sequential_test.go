@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/complycube-session/createsession/internal/lambdaemu"
+	"github.com/complycube-session/createsession/internal/testonly/lambdaemu"
 )
 
 // TestEmulatorSequential sends sequential requests to one instance of the

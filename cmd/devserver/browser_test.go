@@ -13,7 +13,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
-	"github.com/complycube-session/createsession/internal/simulator"
+	"github.com/complycube-session/createsession/internal/local/simulator"
 )
 
 // devServer is the dev server run in-process by run(), on free ports.

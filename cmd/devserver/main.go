@@ -22,9 +22,9 @@ import (
 	"time"
 
 	"github.com/complycube-session/createsession/handler"
-	"github.com/complycube-session/createsession/internal/app"
-	"github.com/complycube-session/createsession/internal/complycube"
-	"github.com/complycube-session/createsession/internal/simulator"
+	"github.com/complycube-session/createsession/internal/lambda/app"
+	"github.com/complycube-session/createsession/internal/local/localhttp"
+	"github.com/complycube-session/createsession/internal/local/simulator"
 )
 
 func main() {
@@ -57,6 +57,9 @@ func runWith(ctx context.Context, args []string, getenv func(string) string, std
 	faultRate := fs.Float64("simulator-fault-rate", 0, "share (0 to 1) of simulator calls that fail: a reset, a 500, or an answer late by -simulator-fault-delay")
 	faultDelay := fs.Duration("simulator-fault-delay", 6*time.Second, "how late a slow simulator answer is (past UPSTREAM_TIMEOUT, it becomes a 504)")
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil // -h printed the usage; asking for it is no error
+		}
 		return err
 	}
 	if *faultRate < 0 || *faultRate > 1 {
@@ -121,35 +124,46 @@ func runWith(ctx context.Context, args []string, getenv func(string) string, std
 		}
 	}
 
+	// A configuration value that cannot be parsed stops the server before
+	// it invites anyone to open the site.
+	cfg, err := handler.LoadConfig(env)
+	if err != nil {
+		app.LogStartError(log, err)
+		return err
+	}
 	if useSimulator {
 		fmt.Fprintf(stdout, "devserver: no ComplyCube key and no COMPLYCUBE_BASE_URL configured, so the embedded ComplyCube simulator answers at %s; open %s to try the flow (API: %s/sessions)\n",
 			simURL, orNone(siteURL), apiURL)
 	} else {
-		fmt.Fprintf(stdout, "devserver: API at %s/sessions calling %s; example site at %s\n", apiURL, orDefault(getenv(handler.EnvBaseURL), complycube.DefaultBaseURL), orNone(siteURL))
+		fmt.Fprintf(stdout, "devserver: API at %s/sessions calling %s; example site at %s\n", apiURL, orDefault(getenv(handler.EnvBaseURL), handler.DefaultBaseURL), orNone(siteURL))
 	}
-
-	h, err := app.FromEnv(ctx, env, log)
+	fn, err := app.Build(ctx, cfg, log)
 	if err != nil {
+		app.LogStartError(log, err)
 		return err
 	}
 
 	api := http.NewServeMux()
-	api.Handle("/sessions", handler.LocalHTTP{Lambda: handler.Lambda{Handler: h}, Timeout: invocationTimeout})
+	api.Handle("/sessions", localhttp.Server{Lambda: fn, Timeout: invocationTimeout})
 	api.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("Cache-Control", "no-store")
 		w.WriteHeader(http.StatusNotFound)
 		io.WriteString(w, `{"type":"resource_not_found","message":"The endpoint is POST /sessions."}`)
 	})
-	servers := []*server{{ln: apiLn, srv: newServer(api)}}
+	// front are the servers a browser talks to; the simulator is behind them.
+	front := []*server{{ln: apiLn, srv: newServer(api)}}
 	if siteLn != nil {
-		servers = append(servers, &server{ln: siteLn, srv: newServer(siteHandler(*siteDir, apiURL+"/sessions"))})
+		front = append(front, &server{ln: siteLn, srv: newServer(siteHandler(*siteDir, apiURL+"/sessions"))})
 	}
+	var simServer *server
+	all := front
 	if sim != nil {
-		servers = append(servers, &server{ln: simLn, srv: newServer(sim)})
+		simServer = &server{ln: simLn, srv: newServer(sim)}
+		all = append(all[:len(all):len(all)], simServer)
 	}
-	errc := make(chan error, len(servers))
-	for _, s := range servers {
+	errc := make(chan error, len(all))
+	for _, s := range all {
 		go func() { errc <- s.srv.Serve(s.ln) }()
 	}
 	select {
@@ -160,11 +174,19 @@ func runWith(ctx context.Context, args []string, getenv func(string) string, std
 	fmt.Fprintln(stdout, "devserver: shutting down; waiting for requests in flight")
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 	defer cancel()
+	// The API and the site first: requests in flight finish, including
+	// their calls to the simulator. The simulator is then closed at once:
+	// nothing is left for it to answer, and Shutdown would wait about 5 s
+	// for the connection the function opened to it in advance and never
+	// used (http.Server counts a new connection as busy for 5 s).
 	var errs []error
-	for _, s := range servers {
+	for _, s := range front {
 		if err := s.srv.Shutdown(shutdownCtx); err != nil {
 			errs = append(errs, err)
 		}
+	}
+	if simServer != nil {
+		errs = append(errs, simServer.srv.Close())
 	}
 	return errors.Join(errs...)
 }

@@ -1,22 +1,38 @@
-package handler
+// Package apigateway is the adapter between the Lambda runtime's API
+// Gateway events and the core's transport-neutral Request and Response.
+package apigateway
 
 import (
 	"context"
 	"encoding/base64"
+	"log/slog"
 	"net/http"
 	"strings"
 
 	"github.com/aws/aws-lambda-go/lambdacontext"
 	jsonv2 "github.com/go-json-experiment/json"
+
+	"github.com/complycube-session/createsession/handler"
 )
 
-// Lambda adapts Handler to the Lambda runtime. It accepts API Gateway HTTP
+// Server is what the adapter feeds: a core that answers one Request.
+// handler.Handler implements it.
+type Server interface {
+	Serve(ctx context.Context, req handler.Request) handler.Response
+}
+
+// Lambda adapts a Server to the Lambda runtime. It accepts API Gateway HTTP
 // API events (payload format 2.0, also sent by Lambda function URLs) and REST
 // API proxy events (payload format 1.0), and answers each in its own
 // response format. It implements lambda.Handler, so the runtime hands it the
 // raw payload and no reflection over handler signatures is involved.
 type Lambda struct {
-	Handler *Handler
+	Handler Server
+	// Log receives the line for an answer that cannot be encoded.
+	Log *slog.Logger
+	// MaxBody is the largest body the Server accepts; a base64 body is
+	// decoded only a little past it. Default handler.MaxBodyBytes.
+	MaxBody int
 }
 
 // apiEvent holds the fields the function reads of either event format, so
@@ -54,7 +70,11 @@ type apiResponse struct {
 // Invoke answers one event. It never returns an error: whatever the payload,
 // the caller gets an HTTP answer.
 func (l Lambda) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
-	req := decodeEvent(payload)
+	maxBody := l.MaxBody
+	if maxBody <= 0 {
+		maxBody = handler.MaxBodyBytes
+	}
+	req := decodeEvent(payload, maxBody)
 	if lc, ok := lambdacontext.FromContext(ctx); ok {
 		req.RequestID = lc.AwsRequestID
 	}
@@ -63,7 +83,7 @@ func (l Lambda) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 	if err != nil {
 		// Never a Lambda error: a response that cannot be encoded (which the
 		// handler is meant never to build) becomes a plain 500.
-		l.Handler.log.Error("response could not be encoded", "requestId", req.RequestID, "cause", err.Error())
+		l.Log.Error("response could not be encoded", "requestId", req.RequestID, "cause", err.Error())
 		return unencodableResponse, nil
 	}
 	return out, nil
@@ -77,10 +97,10 @@ var unencodableResponse = []byte(`{"statusCode":500,"headers":{"Cache-Control":"
 const notAnEvent = "(not an API Gateway event)"
 
 // decodeEvent converts an HTTP API (2.0) or REST API (1.0) event.
-func decodeEvent(payload []byte) Request {
+func decodeEvent(payload []byte, maxBody int) handler.Request {
 	var ev apiEvent
 	if jsonv2.Unmarshal(payload, &ev) != nil {
-		return Request{Path: notAnEvent, Header: http.Header{}}
+		return handler.Request{Path: notAnEvent, Header: http.Header{}}
 	}
 	h := make(http.Header, len(ev.Headers)+len(ev.MultiValueHeaders))
 	var method, path string
@@ -104,25 +124,22 @@ func decodeEvent(payload []byte) Request {
 		}
 		method, path = ev.HTTPMethod, ev.Path
 	default:
-		return Request{Path: notAnEvent, Header: h}
+		return handler.Request{Path: notAnEvent, Header: h}
 	}
-	body, bad := decodeBody(ev.Body, ev.IsBase64Encoded)
-	return Request{Method: strings.ToUpper(method), Header: h, Body: body, BadEncoding: bad, Path: path}
+	body, bad := decodeBody(ev.Body, ev.IsBase64Encoded, maxBody)
+	return handler.Request{Method: strings.ToUpper(method), Header: h, Body: body, BadEncoding: bad, Path: path}
 }
 
-// maxEncodedBody is the length of base64 text that decodes to just over
-// MaxBodyBytes: a longer body is decoded only that far, which is enough for
-// the handler to refuse it as too large without decoding megabytes.
-const maxEncodedBody = (MaxBodyBytes+2)/3*4 + 4
-
 // decodeBody undoes base64 when the event says so; bad reports text that is
-// not base64.
-func decodeBody(body string, isBase64 bool) (data []byte, bad bool) {
+// not base64. A base64 body is decoded only to just over maxBody bytes,
+// which is enough for the core to refuse it as too large without decoding
+// megabytes.
+func decodeBody(body string, isBase64 bool, maxBody int) (data []byte, bad bool) {
 	if !isBase64 {
 		return []byte(body), false
 	}
-	if len(body) > maxEncodedBody {
-		body = body[:maxEncodedBody]
+	if maxEncoded := (maxBody+2)/3*4 + 4; len(body) > maxEncoded {
+		body = body[:maxEncoded]
 	}
 	data, err := base64.StdEncoding.DecodeString(body)
 	if err != nil {

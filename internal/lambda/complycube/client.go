@@ -20,10 +20,9 @@ import (
 	"net/url"
 	"strings"
 	"time"
-)
 
-// DefaultBaseURL is ComplyCube's production API.
-const DefaultBaseURL = "https://api.complycube.com"
+	"github.com/complycube-session/createsession/handler"
+)
 
 // SessionsPath is the endpoint the function calls.
 const SessionsPath = "/v1/flow/sessions"
@@ -36,19 +35,14 @@ const MaxResponseBytes = 64 << 10
 const UserAgent = "complycube-createsession/1.0"
 
 // ErrTimeout is returned when no answer came within the attempt timeout or
-// the caller's deadline.
-var ErrTimeout = errors.New("complycube did not answer in time")
+// the caller's deadline: the core's own error, so that it answers 504.
+var ErrTimeout = handler.ErrUpstreamTimeout
 
 // ErrResponseTooLarge is returned when an answer exceeds MaxResponseBytes.
 var ErrResponseTooLarge = errors.New("complycube answer too large")
 
-// Response is ComplyCube's answer, as far as the function needs it.
-type Response struct {
-	Status     int
-	Body       []byte
-	RetryAfter string // the Retry-After header, as sent
-	Attempts   int    // how many HTTP calls were made
-}
+// Response is ComplyCube's answer, in the core's type.
+type Response = handler.UpstreamResponse
 
 // Client calls ComplyCube.
 type Client struct {
@@ -64,7 +58,7 @@ type Client struct {
 
 // Config configures a Client.
 type Config struct {
-	BaseURL string        // default DefaultBaseURL
+	BaseURL string        // default handler.DefaultBaseURL
 	Timeout time.Duration // per attempt; default 5s
 	// RootCAs, when set, replaces the system's roots (tests trust a test CA
 	// with it).
@@ -75,12 +69,12 @@ type Config struct {
 func New(cfg Config) (*Client, error) {
 	base := cfg.BaseURL
 	if base == "" {
-		base = DefaultBaseURL
+		base = handler.DefaultBaseURL
 	}
-	u, err := url.Parse(base)
-	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return nil, fmt.Errorf("base URL %q is not an absolute http(s) URL", base)
+	if err := handler.CheckBaseURL(base); err != nil {
+		return nil, err
 	}
+	u, _ := url.Parse(base)
 	timeout := cfg.Timeout
 	if timeout <= 0 {
 		timeout = 5 * time.Second

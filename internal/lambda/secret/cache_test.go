@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/complycube-session/createsession/internal/secret"
+	"github.com/complycube-session/createsession/internal/lambda/secret"
 )
 
 // scripted returns keys and errors in order, and counts the reads.

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/complycube-session/createsession/internal/simulator"
+	"github.com/complycube-session/createsession/internal/local/simulator"
 )
 
 const key = "test_simulator_unit"

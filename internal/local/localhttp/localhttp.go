@@ -1,4 +1,6 @@
-package handler
+// Package localhttp serves a Lambda function over plain HTTP the way API
+// Gateway's HTTP API does, for the dev server. It never ships in a bootstrap.
+package localhttp
 
 import (
 	"context"
@@ -15,24 +17,26 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambdacontext"
+
+	"github.com/complycube-session/createsession/internal/lambda/apigateway"
 )
 
-// maxLocalBody is what the local server reads of a body: more than
-// MaxBodyBytes, so that the handler itself answers 413 as it would on AWS.
+// maxLocalBody is what the local server reads of a body: more than any
+// function accepts, so that the function itself answers 413 as on AWS.
 const maxLocalBody = 1 << 20
 
-// LocalHTTP serves a Lambda over plain HTTP the way API Gateway's HTTP API
+// Server serves a Lambda over plain HTTP the way API Gateway's HTTP API
 // does: each request becomes a payload-format 2.0 event, goes through the
 // same Invoke as on AWS, and its 2.0 response is written back. The dev
 // server uses it so that local runs exercise the real event conversion.
-type LocalHTTP struct {
-	Lambda Lambda
+type Server struct {
+	Lambda apigateway.Lambda
 	// Timeout is the invocation's time limit, as the function's Timeout on
 	// AWS; the handler answers before it runs out.
 	Timeout time.Duration
 }
 
-func (s LocalHTTP) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+func (s Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body, err := io.ReadAll(io.LimitReader(r.Body, maxLocalBody))
 	if err != nil {
 		http.Error(w, `{"type":"invalid_request","message":"The body could not be read."}`, http.StatusBadRequest)

@@ -16,8 +16,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/complycube-session/createsession/handler"
-	"github.com/complycube-session/createsession/internal/complycube"
-	"github.com/complycube-session/createsession/internal/secret"
+	"github.com/complycube-session/createsession/internal/lambda/apigateway"
+	"github.com/complycube-session/createsession/internal/lambda/complycube"
+	"github.com/complycube-session/createsession/internal/lambda/secret"
 )
 
 // InitKeyTimeout bounds the key read during init, well inside Lambda's 10 s
@@ -26,8 +27,9 @@ const InitKeyTimeout = 3 * time.Second
 
 // Build logs the configuration's warnings, reads the key once (a failure is
 // logged, not fatal) while it connects to ComplyCube in advance, and returns
-// the handler. cfg must hold a secret ID or an API key.
-func Build(ctx context.Context, cfg handler.Config, log *slog.Logger) (*handler.Handler, error) {
+// the function as the Lambda runtime calls it. cfg must hold a secret ID or
+// an API key.
+func Build(ctx context.Context, cfg handler.Config, log *slog.Logger) (apigateway.Lambda, error) {
 	// Parsing the system's CA bundle takes milliseconds; both TLS handshakes
 	// of init need it, but only after their TCP connects. Load it meanwhile.
 	go x509.SystemCertPool()
@@ -39,11 +41,11 @@ func Build(ctx context.Context, cfg handler.Config, log *slog.Logger) (*handler.
 	case cfg.APIKey != "":
 		fetcher = secret.Static(cfg.APIKey)
 	default:
-		return nil, &handler.ConfigError{Variable: handler.EnvSecretID, Err: errors.New("is required (or " + handler.EnvAPIKey + " for local runs)")}
+		return apigateway.Lambda{}, &handler.ConfigError{Variable: handler.EnvSecretID, Err: errors.New("is required (or " + handler.EnvAPIKey + " for local runs)")}
 	}
 	client, err := complycube.New(complycube.Config{BaseURL: cfg.BaseURL, Timeout: cfg.UpstreamTimeout})
 	if err != nil {
-		return nil, &handler.ConfigError{Variable: handler.EnvBaseURL, Err: err}
+		return apigateway.Lambda{}, &handler.ConfigError{Variable: handler.EnvBaseURL, Err: err}
 	}
 	keys := secret.NewCache(fetcher, secret.WithFetchTimeout(InitKeyTimeout))
 
@@ -63,8 +65,14 @@ func Build(ctx context.Context, cfg handler.Config, log *slog.Logger) (*handler.
 	if err := keys.Load(ctx); err != nil {
 		log.Error("the API key could not be read at start; answering 503 until a later read succeeds", slog.String("cause", err.Error()))
 	}
-	return handler.New(cfg, keys, client, log), nil
+	return apigateway.Lambda{Handler: handler.New(cfg, keys, client, log), Log: log}, nil
 }
+
+// The adapters implement the core's ports.
+var (
+	_ handler.KeySource      = (*secret.Cache)(nil)
+	_ handler.SessionCreator = (*complycube.Client)(nil)
+)
 
 // lazySecretsManager builds the SDK client on first use, inside the bounded
 // read, so that a slow credential or region lookup counts against the same
@@ -85,19 +93,19 @@ func (l *lazySecretsManager) FetchKey(ctx context.Context) (string, error) {
 	return l.reader.FetchKey(ctx)
 }
 
-// FromEnv reads the configuration through getenv and builds the handler.
+// FromEnv reads the configuration through getenv and builds the function.
 // A configuration error is logged, naming its variable, and returned.
-func FromEnv(ctx context.Context, getenv func(string) string, log *slog.Logger) (*handler.Handler, error) {
+func FromEnv(ctx context.Context, getenv func(string) string, log *slog.Logger) (apigateway.Lambda, error) {
 	cfg, err := handler.LoadConfig(getenv)
-	var h *handler.Handler
+	var fn apigateway.Lambda
 	if err == nil {
-		h, err = Build(ctx, cfg, log)
+		fn, err = Build(ctx, cfg, log)
 	}
 	if err != nil {
 		LogStartError(log, err)
-		return nil, err
+		return apigateway.Lambda{}, err
 	}
-	return h, nil
+	return fn, nil
 }
 
 // NewLogger returns the JSON logger both programs write their lines with.

@@ -1,4 +1,0 @@
-package handler
-
-// UnencodableResponse exposes the fallback answer to the tests.
-func UnencodableResponse() []byte { return unencodableResponse }
