@@ -75,7 +75,8 @@ func main() {
 // variant is one program under test.
 type variant struct {
 	name      string
-	pkg       string
+	pkg       string // a main package, built with the Makefile's flags
+	logicalID string // or the template's function, built by its sam build target
 	bootstrap string
 }
 
@@ -92,12 +93,18 @@ func run(o options, out io.Writer) error {
 	variants := []*variant{
 		{name: "hello-world", pkg: "./bench/hello"},
 		{name: "baseline", pkg: "./bench/baseline"},
-		{name: "createsession", pkg: "./cmd/createsession"},
+		{name: "createsession", logicalID: "CreateSessionFunction"},
 	}
 	for _, v := range variants {
 		dir := filepath.Join(work, v.name)
 		os.MkdirAll(dir, 0o755)
-		if v.bootstrap, err = lambdaemu.BuildBootstrap(v.pkg, dir); err != nil {
+		if v.logicalID != "" {
+			// The template's function, through the Makefile target sam build runs.
+			v.bootstrap, err = lambdaemu.BuildFunction(v.logicalID, dir)
+		} else {
+			v.bootstrap, err = lambdaemu.BuildBootstrap(v.pkg, dir)
+		}
+		if err != nil {
 			return err
 		}
 	}
@@ -431,20 +438,10 @@ func goBench(count int) (map[string]benchResult, error) {
 	return res, nil
 }
 
-// buildARM64 builds the bootstrap as SAM would for Lambda's arm64.
+// buildARM64 builds the bootstrap exactly as sam build does for Lambda's
+// arm64: the Makefile's target with only ARTIFACTS_DIR set.
 func buildARM64(work string) (string, error) {
-	root, err := lambdaemu.ModuleRoot()
-	if err != nil {
-		return "", err
-	}
-	out := filepath.Join(work, "arm64", "bootstrap")
-	cmd := exec.Command("go", "build", "-tags", "lambda.norpc", "-trimpath", "-ldflags=-s -w", "-o", out, "./cmd/createsession")
-	cmd.Dir = root
-	cmd.Env = append(os.Environ(), "GOOS=linux", "GOARCH=arm64", "CGO_ENABLED=0")
-	if b, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("build arm64: %v\n%s", err, b)
-	}
-	return out, nil
+	return lambdaemu.BuildAsSAM("CreateSessionFunction", filepath.Join(work, "arm64"))
 }
 
 // sizes returns the binary's size and that of a deployment zip of it.

@@ -40,7 +40,7 @@ func bootstrapPath(t *testing.T) (rie, bootstrap string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bootstrap, err = lambdaemu.BuildBootstrap("./cmd/createsession", t.TempDir())
+	bootstrap, err = lambdaemu.BuildFunction("CreateSessionFunction", t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,6 +16,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -71,22 +72,41 @@ func ModuleRoot() (string, error) {
 	return filepath.Dir(mod), nil
 }
 
-// BuildBootstrap builds the package pkg (e.g. "./cmd/createsession") as
-// dir/bootstrap, the way SAM's go1.x build method does for provided.al2023,
-// for this machine's architecture.
+// BuildFunction builds the template's function logicalID as dir/bootstrap
+// through the Makefile's build-<logicalID> target, the one `sam build`
+// runs, for this machine's architecture so that the emulator can run it.
+func BuildFunction(logicalID, dir string) (string, error) {
+	return makeBootstrap(dir, "build-"+logicalID, "GOARCH="+runtime.GOARCH)
+}
+
+// BuildAsSAM builds the template's function logicalID exactly as `sam
+// build` does: `make -f Makefile build-<logicalID>` with only
+// ARTIFACTS_DIR set, so for the Makefile's architecture (Lambda's arm64).
+func BuildAsSAM(logicalID, dir string) (string, error) {
+	return makeBootstrap(dir, "build-"+logicalID)
+}
+
+// BuildBootstrap builds any main package pkg (e.g. "./bench/hello") as
+// dir/bootstrap with the same flags, through the Makefile's bootstrap
+// target, for this machine's architecture.
 func BuildBootstrap(pkg, dir string) (string, error) {
+	return makeBootstrap(dir, "bootstrap", "PKG="+pkg, "GOARCH="+runtime.GOARCH)
+}
+
+// makeBootstrap runs a Makefile target with ARTIFACTS_DIR=dir and vars,
+// and returns dir/bootstrap.
+func makeBootstrap(dir, target string, vars ...string) (string, error) {
 	root, err := ModuleRoot()
 	if err != nil {
 		return "", err
 	}
-	out := filepath.Join(dir, "bootstrap")
-	cmd := exec.Command("go", "build", "-tags", "lambda.norpc", "-trimpath", "-ldflags=-s -w", "-o", out, pkg)
+	args := append([]string{"-f", "Makefile", target, "ARTIFACTS_DIR=" + dir}, vars...)
+	cmd := exec.Command("make", args...)
 	cmd.Dir = root
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if b, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go build %s: %v\n%s", pkg, err, b)
+		return "", fmt.Errorf("make %s: %v\n%s", strings.Join(args, " "), err, b)
 	}
-	return out, nil
+	return filepath.Join(dir, "bootstrap"), nil
 }
 
 // Emulator is one running emulator with its function.

@@ -1,29 +1,37 @@
 package samtemplate
 
 import (
+	_ "embed"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 
 	"github.com/BurntSushi/toml"
-	"github.com/awslabs/goformation/v7"
-	"github.com/awslabs/goformation/v7/cloudformation"
-	"github.com/awslabs/goformation/v7/cloudformation/serverless"
-	"github.com/awslabs/goformation/v7/intrinsics"
-	"github.com/awslabs/goformation/v7/schema"
-	"github.com/xeipuuv/gojsonschema"
 )
 
 // FunctionID is the logical ID of the function in template.yaml, which
 // events/env.json must use as its top-level key.
 const FunctionID = "CreateSessionFunction"
+
+// Pseudo parameters the transform and the resolver use: a stack as
+// `sam deploy` would create it from samconfig.toml.
+var pseudo = map[string]string{
+	"AWS::Region":    "eu-west-1",
+	"AWS::AccountId": "123456789012",
+	"AWS::Partition": "aws",
+	"AWS::StackName": "complycube-createsession",
+	"AWS::URLSuffix": "amazonaws.com",
+}
+
+//go:embed transform.py
+var transformScript []byte
 
 // SamConfig is the part of samconfig.toml the checks read.
 type SamConfig struct {
@@ -79,16 +87,89 @@ func ParseOverrides(s string) (map[string]string, error) {
 	return out, nil
 }
 
-// Template is template.yaml with its intrinsic functions resolved for one
-// set of parameter values and its Globals merged into each function, as
-// SAM does at deploy time.
-type Template struct {
-	Raw        map[string]any // resolved, Globals merged
-	Typed      *cloudformation.Template
-	Parameters map[string]Parameter
+// ErrNoTools is returned when AWS's template tools are not installed.
+var ErrNoTools = errors.New("AWS's template tools are not installed")
+
+// Tools checks that cfn-lint and aws-sam-translator (Python packages on
+// this project's machine image) are there.
+func Tools() error {
+	if _, err := exec.LookPath("cfn-lint"); err != nil {
+		return fmt.Errorf("%w: no cfn-lint on PATH", ErrNoTools)
+	}
+	if out, err := exec.Command("python3", "-c", "import samtranslator, cfnlint").CombinedOutput(); err != nil {
+		return fmt.Errorf("%w: python3 cannot import samtranslator and cfnlint: %v %s", ErrNoTools, err, out)
+	}
+	return nil
 }
 
-// Parameter is one template parameter.
+// Finding is one cfn-lint match.
+type Finding struct {
+	Filename string
+	Level    string // Error, Warning, Informational
+	Message  string
+	Rule     struct{ Id string }
+}
+
+func (f Finding) String() string { return f.Level + " " + f.Rule.Id + ": " + f.Message }
+
+// Lint runs cfn-lint once over paths and returns its findings by file.
+func Lint(paths ...string) (map[string][]Finding, error) {
+	cmd := exec.Command("cfn-lint", append([]string{"--format", "json", "--"}, paths...)...)
+	out, err := cmd.Output()
+	var exit *exec.ExitError
+	if err != nil && !errors.As(err, &exit) {
+		return nil, fmt.Errorf("cfn-lint: %w", err)
+	}
+	// cfn-lint exits non-zero (a bit mask) when it finds something; the
+	// JSON says what.
+	var all []Finding
+	if jerr := json.Unmarshal(out, &all); jerr != nil {
+		return nil, fmt.Errorf("cfn-lint printed no JSON (%v): %s", err, out)
+	}
+	byFile := map[string][]Finding{}
+	for _, f := range all {
+		byFile[f.Filename] = append(byFile[f.Filename], f)
+	}
+	return byFile, nil
+}
+
+// Result is one template as AWS's SAM transform saw it.
+type Result struct {
+	Source      map[string]any `json:"source"`      // as written, tags in JSON form
+	Transformed map[string]any `json:"transformed"` // the CloudFormation AWS would receive
+	Error       string         `json:"error"`       // why the transform refused it
+}
+
+// Transform runs AWS's SAM transform over paths with the parameter values
+// (samconfig.toml's; defaults for the rest) and every function's CodeUri
+// packaged, as `sam deploy` hands the template to CloudFormation.
+func Transform(values map[string]string, paths ...string) (map[string]Result, error) {
+	script := filepath.Join(os.TempDir(), "samtemplate-transform.py")
+	if err := os.WriteFile(script, transformScript, 0o644); err != nil {
+		return nil, err
+	}
+	params := map[string]string{}
+	for k, v := range pseudo {
+		params[k] = v
+	}
+	for k, v := range values {
+		params[k] = v
+	}
+	pj, _ := json.Marshal(params)
+	cmd := exec.Command("python3", append([]string{script, string(pj)}, paths...)...)
+	cmd.Stderr = os.Stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return nil, fmt.Errorf("SAM transform: %w", err)
+	}
+	var results map[string]Result
+	if err := json.Unmarshal(out, &results); err != nil {
+		return nil, fmt.Errorf("SAM transform output: %w", err)
+	}
+	return results, nil
+}
+
+// Parameter is one template parameter, its values as strings.
 type Parameter struct {
 	Type           string
 	Default        *string
@@ -100,20 +181,41 @@ type Parameter struct {
 	Description    string
 }
 
-// Load resolves template.yaml with the given parameter values (defaults for
-// the rest), validates it against goformation's SAM schema, and merges its
-// Globals. Refs to resources resolve to the resource's logical ID, so that
-// the checks can follow them; AWS::NoValue removes list items as
-// CloudFormation does.
-func Load(data []byte, values map[string]string) (*Template, error) {
-	var head struct {
-		Parameters map[string]Parameter
+// Resource is one resource of the deployed template.
+type Resource struct {
+	Type       string
+	Properties map[string]any
+	Condition  string
+}
+
+// Stack is the CloudFormation template that AWS would deploy, with every
+// intrinsic function resolved for one set of parameter values: Refs to
+// resources become their logical IDs and Fn::GetAtt "ID.Attribute", so
+// that the checks can follow them; AWS::NoValue removes what it stands in.
+type Stack struct {
+	Resources  map[string]Resource
+	Outputs    map[string]any
+	Parameters map[string]Parameter // as declared
+	Values     map[string]string    // the value of every parameter
+	Source     map[string]any       // the template as written
+}
+
+// Deploy turns a transform result into the Stack for values.
+func Deploy(r Result, values map[string]string) (*Stack, error) {
+	if r.Error != "" {
+		return nil, fmt.Errorf("the SAM transform refused the template: %s", r.Error)
 	}
-	if err := yamlParams(data, &head); err != nil {
+	params, err := declaredParameters(r.Source)
+	if err != nil {
 		return nil, err
 	}
-	overrides := map[string]any{}
-	for name, p := range head.Parameters {
+	s := &Stack{Parameters: params, Values: map[string]string{}, Source: r.Source, Resources: map[string]Resource{}}
+	for name := range values {
+		if _, ok := params[name]; !ok {
+			return nil, fmt.Errorf("value given for %s, which is not a template parameter", name)
+		}
+	}
+	for name, p := range params {
 		v, ok := values[name]
 		if !ok {
 			if p.Default == nil {
@@ -124,114 +226,88 @@ func Load(data []byte, values map[string]string) (*Template, error) {
 		if err := p.accepts(v); err != nil {
 			return nil, fmt.Errorf("parameter %s=%q: %w", name, v, err)
 		}
-		if p.Type == "Number" {
-			n, err := strconv.ParseFloat(v, 64)
-			if err != nil {
-				return nil, fmt.Errorf("parameter %s=%q is not a number", name, v)
-			}
-			overrides[name] = n
-		} else {
-			overrides[name] = v
-		}
+		s.Values[name] = v
 	}
-	for name := range values {
-		if _, ok := head.Parameters[name]; !ok {
-			return nil, fmt.Errorf("value given for %s, which is not a template parameter", name)
-		}
+	rs := resolver{stack: s, resources: map[string]bool{}}
+	rawResources, _ := r.Transformed["Resources"].(map[string]any)
+	for id := range rawResources {
+		rs.resources[id] = true
 	}
-	refResources := func(name string, input any, template any) any {
-		if s, ok := input.(string); ok {
-			if res, ok := template.(map[string]any)["Resources"].(map[string]any); ok {
-				if _, isResource := res[s]; isResource {
-					return s
-				}
+	conds, _ := r.Transformed["Conditions"].(map[string]any)
+	rs.conditions = conds
+	for id, raw := range rawResources {
+		m, _ := raw.(map[string]any)
+		if c, ok := m["Condition"].(string); ok {
+			if on, err := rs.condition(c); err != nil {
+				return nil, err
+			} else if !on {
+				continue
 			}
 		}
-		return intrinsics.Ref(name, input, template)
-	}
-	resolved, err := intrinsics.ProcessYAML(data, &intrinsics.ProcessorOptions{
-		ParameterOverrides:        overrides,
-		EvaluateConditions:        true,
-		IntrinsicHandlerOverrides: map[string]intrinsics.IntrinsicHandler{"Ref": refResources},
-	})
-	if err != nil {
-		return nil, fmt.Errorf("resolve intrinsics: %w", err)
-	}
-	var raw, declared map[string]any
-	if err := json.Unmarshal(resolved, &raw); err != nil {
-		return nil, err
-	}
-	// Parameters and Conditions are declarations: keep them as written, not
-	// as the processor rewrote them with the values.
-	unprocessed, err := intrinsics.ProcessYAML(data, &intrinsics.ProcessorOptions{NoProcess: true})
-	if err != nil {
-		return nil, err
-	}
-	if err := json.Unmarshal(unprocessed, &declared); err != nil {
-		return nil, err
-	}
-	for _, k := range []string{"Parameters", "Conditions"} {
-		if v, ok := declared[k]; ok {
-			raw[k] = v
+		props, err := rs.resolve(m["Properties"])
+		if err != nil {
+			return nil, fmt.Errorf("resource %s: %w", id, err)
 		}
+		pm, _ := props.(map[string]any)
+		typ, _ := m["Type"].(string)
+		s.Resources[id] = Resource{Type: typ, Properties: pm}
 	}
-	raw = dropNulls(raw).(map[string]any)
-	doc, _ := json.Marshal(raw)
-	samSchema, err := compiledSchema()
+	outs, err := rs.resolve(r.Transformed["Outputs"])
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("outputs: %w", err)
 	}
-	result, err := samSchema.Validate(gojsonschema.NewBytesLoader(doc))
-	if err != nil {
-		return nil, fmt.Errorf("schema validation: %w", err)
-	}
-	if !result.Valid() {
-		var msgs []string
-		for _, e := range result.Errors() {
-			msgs = append(msgs, e.String())
-		}
-		return nil, fmt.Errorf("template does not match the SAM schema:\n  %s", strings.Join(msgs, "\n  "))
-	}
-	mergeGlobals(raw)
-	merged, _ := json.Marshal(raw)
-	// goformation's types predate LoggingConfig and type Parameter fields
-	// unlike its own schema; the checks read those from Raw and Parameters.
-	var forTypes map[string]any
-	json.Unmarshal(merged, &forTypes)
-	delete(forTypes, "Parameters")
-	for _, r := range forTypes["Resources"].(map[string]any) {
-		if props, ok := r.(map[string]any)["Properties"].(map[string]any); ok {
-			delete(props, "LoggingConfig")
-		}
-	}
-	merged, _ = json.Marshal(forTypes)
-	typed, err := goformation.ParseJSONWithOptions(merged, &intrinsics.ProcessorOptions{NoProcess: true})
-	if err != nil {
-		return nil, fmt.Errorf("goformation: %w", err)
-	}
-	return &Template{Raw: raw, Typed: typed, Parameters: head.Parameters}, nil
+	s.Outputs, _ = outs.(map[string]any)
+	return s, nil
 }
 
-var (
-	schemaOnce sync.Once
-	samSchema  *gojsonschema.Schema
-	schemaErr  error
-)
+func declaredParameters(source map[string]any) (map[string]Parameter, error) {
+	raw, _ := source["Parameters"].(map[string]any)
+	out := map[string]Parameter{}
+	for name, v := range raw {
+		m, _ := v.(map[string]any)
+		p := Parameter{
+			Type:           scalar(m["Type"]),
+			AllowedPattern: scalar(m["AllowedPattern"]),
+			MinLength:      scalar(m["MinLength"]),
+			MinValue:       scalar(m["MinValue"]),
+			MaxValue:       scalar(m["MaxValue"]),
+			Description:    scalar(m["Description"]),
+		}
+		if d, ok := m["Default"]; ok {
+			s := scalar(d)
+			p.Default = &s
+		}
+		if av, ok := m["AllowedValues"].([]any); ok {
+			for _, x := range av {
+				p.AllowedValues = append(p.AllowedValues, scalar(x))
+			}
+		}
+		out[name] = p
+	}
+	return out, nil
+}
 
-// compiledSchema compiles goformation's SAM schema once (it is large).
-func compiledSchema() (*gojsonschema.Schema, error) {
-	schemaOnce.Do(func() {
-		samSchema, schemaErr = gojsonschema.NewSchema(gojsonschema.NewStringLoader(schema.SamSchema))
-	})
-	return samSchema, schemaErr
+// scalar writes a YAML scalar as CloudFormation reads it: a string.
+func scalar(v any) string {
+	switch t := v.(type) {
+	case nil:
+		return ""
+	case string:
+		return t
+	case float64:
+		return strconv.FormatFloat(t, 'f', -1, 64)
+	case bool:
+		return strconv.FormatBool(t)
+	}
+	return fmt.Sprint(v)
 }
 
 func (p Parameter) accepts(v string) error {
-	if p.AllowedPattern != "" && !regexp.MustCompile(p.AllowedPattern).MatchString(v) {
+	if p.AllowedPattern != "" && !regexp.MustCompile("^(?:"+p.AllowedPattern+")$").MatchString(v) {
 		return fmt.Errorf("does not match AllowedPattern %s", p.AllowedPattern)
 	}
 	if len(p.AllowedValues) > 0 && !slices.Contains(p.AllowedValues, v) {
-		return errors.New("not one of AllowedValues")
+		return fmt.Errorf("not one of AllowedValues %v", p.AllowedValues)
 	}
 	if p.MinLength != "" {
 		n, _ := strconv.Atoi(p.MinLength)
@@ -254,66 +330,207 @@ func (p Parameter) accepts(v string) error {
 	return nil
 }
 
-func dropNulls(v any) any {
-	switch t := v.(type) {
-	case map[string]any:
-		for k, x := range t {
-			t[k] = dropNulls(x)
+// noValue stands in for AWS::NoValue until its container drops it.
+type noValue struct{}
+
+// resolver evaluates the intrinsic functions CloudFormation would.
+type resolver struct {
+	stack      *Stack
+	resources  map[string]bool
+	conditions map[string]any
+}
+
+func (r resolver) ref(name string) (any, error) {
+	if name == "AWS::NoValue" {
+		return noValue{}, nil
+	}
+	if v, ok := pseudo[name]; ok {
+		return v, nil
+	}
+	if v, ok := r.stack.Values[name]; ok {
+		if r.stack.Parameters[name].Type == "Number" {
+			f, _ := strconv.ParseFloat(v, 64)
+			return f, nil
 		}
-		return t
+		return v, nil
+	}
+	if r.resources[name] {
+		return name, nil
+	}
+	return nil, fmt.Errorf("a Ref to %s, which is neither a parameter nor a resource", name)
+}
+
+var subVar = regexp.MustCompile(`\$\{([^}]*)\}`)
+
+func (r resolver) sub(format string, vars map[string]any) (string, error) {
+	var err error
+	out := subVar.ReplaceAllStringFunc(format, func(m string) string {
+		name := m[2 : len(m)-1]
+		if strings.HasPrefix(name, "!") {
+			return "${" + name[1:] + "}"
+		}
+		if v, ok := vars[name]; ok {
+			return scalar(v)
+		}
+		if id, attr, ok := strings.Cut(name, "."); ok && r.resources[id] {
+			return id + "." + attr
+		}
+		v, e := r.ref(name)
+		if e != nil {
+			err = e
+			return ""
+		}
+		return scalar(v)
+	})
+	return out, err
+}
+
+func (r resolver) condition(name string) (bool, error) {
+	c, ok := r.conditions[name]
+	if !ok {
+		return false, fmt.Errorf("no condition %s", name)
+	}
+	v, err := r.resolve(c)
+	if err != nil {
+		return false, err
+	}
+	b, ok := v.(bool)
+	if !ok {
+		return false, fmt.Errorf("condition %s is not a boolean", name)
+	}
+	return b, nil
+}
+
+func (r resolver) resolve(v any) (any, error) {
+	switch t := v.(type) {
 	case []any:
-		out := t[:0]
+		out := make([]any, 0, len(t))
 		for _, x := range t {
-			if x != nil {
-				out = append(out, dropNulls(x))
+			y, err := r.resolve(x)
+			if err != nil {
+				return nil, err
+			}
+			if _, drop := y.(noValue); !drop {
+				out = append(out, y)
 			}
 		}
-		return out
+		return out, nil
+	case map[string]any:
+		if len(t) == 1 {
+			for k, arg := range t {
+				if res, ok, err := r.intrinsic(k, arg); ok || err != nil {
+					return res, err
+				}
+			}
+		}
+		out := make(map[string]any, len(t))
+		for k, x := range t {
+			y, err := r.resolve(x)
+			if err != nil {
+				return nil, err
+			}
+			if _, drop := y.(noValue); !drop {
+				out[k] = y
+			}
+		}
+		return out, nil
 	}
-	return v
+	return v, nil
 }
 
-// mergeGlobals applies Globals.Function to each AWS::Serverless::Function
-// the way SAM does: a function's own value wins; maps merge key by key.
-func mergeGlobals(raw map[string]any) {
-	globals, _ := raw["Globals"].(map[string]any)
-	fnGlobals, _ := globals["Function"].(map[string]any)
-	resources, _ := raw["Resources"].(map[string]any)
-	for _, r := range resources {
-		res, _ := r.(map[string]any)
-		if res["Type"] != "AWS::Serverless::Function" {
-			continue
+// intrinsic evaluates {name: arg} when name is an intrinsic function.
+func (r resolver) intrinsic(name string, arg any) (any, bool, error) {
+	args, _ := arg.([]any)
+	switch name {
+	case "Ref":
+		s, _ := arg.(string)
+		v, err := r.ref(s)
+		return v, true, err
+	case "Fn::GetAtt":
+		if len(args) == 2 {
+			return scalar(args[0]) + "." + scalar(args[1]), true, nil
 		}
-		props, _ := res["Properties"].(map[string]any)
-		if props == nil {
-			props = map[string]any{}
-			res["Properties"] = props
+		s, _ := arg.(string)
+		return s, true, nil
+	case "Fn::Sub":
+		if s, ok := arg.(string); ok {
+			out, err := r.sub(s, nil)
+			return out, true, err
 		}
-		for k, gv := range fnGlobals {
-			props[k] = mergeValue(gv, props[k])
+		if len(args) != 2 {
+			return nil, true, errors.New("Fn::Sub takes a string or [string, variables]")
+		}
+		vars, err := r.resolve(args[1])
+		if err != nil {
+			return nil, true, err
+		}
+		vm, _ := vars.(map[string]any)
+		out, err := r.sub(scalar(args[0]), vm)
+		return out, true, err
+	case "Fn::Join":
+		if len(args) != 2 {
+			return nil, true, errors.New("Fn::Join takes [separator, list]")
+		}
+		list, err := r.resolve(args[1])
+		if err != nil {
+			return nil, true, err
+		}
+		var parts []string
+		for _, x := range list.([]any) {
+			parts = append(parts, scalar(x))
+		}
+		return strings.Join(parts, scalar(args[0])), true, nil
+	case "Fn::If":
+		if len(args) != 3 {
+			return nil, true, errors.New("Fn::If takes [condition, then, else]")
+		}
+		on, err := r.condition(scalar(args[0]))
+		if err != nil {
+			return nil, true, err
+		}
+		if on {
+			v, err := r.resolve(args[1])
+			return v, true, err
+		}
+		v, err := r.resolve(args[2])
+		return v, true, err
+	case "Condition":
+		b, err := r.condition(scalar(arg))
+		return b, true, err
+	case "Fn::Equals":
+		vs, err := r.resolve(arg)
+		if err != nil {
+			return nil, true, err
+		}
+		l, _ := vs.([]any)
+		if len(l) != 2 {
+			return nil, true, errors.New("Fn::Equals takes two values")
+		}
+		return scalar(l[0]) == scalar(l[1]), true, nil
+	case "Fn::Not", "Fn::And", "Fn::Or":
+		vs, err := r.resolve(arg)
+		if err != nil {
+			return nil, true, err
+		}
+		l, _ := vs.([]any)
+		var bs []bool
+		for _, x := range l {
+			b, ok := x.(bool)
+			if !ok {
+				return nil, true, fmt.Errorf("%s of a value that is not a condition", name)
+			}
+			bs = append(bs, b)
+		}
+		switch name {
+		case "Fn::Not":
+			return len(bs) == 1 && !bs[0], true, nil
+		case "Fn::And":
+			return !slices.Contains(bs, false), true, nil
+		default:
+			return slices.Contains(bs, true), true, nil
 		}
 	}
-	delete(raw, "Globals")
-}
-
-func mergeValue(global, local any) any {
-	if local == nil {
-		return global
-	}
-	gm, gok := global.(map[string]any)
-	lm, lok := local.(map[string]any)
-	if gok && lok {
-		for k, v := range gm {
-			lm[k] = mergeValue(v, lm[k])
-		}
-		return lm
-	}
-	return local
-}
-
-// Function returns the function resource, typed.
-func (t *Template) Function() (*serverless.Function, error) {
-	return t.Typed.GetServerlessFunctionWithName(FunctionID)
+	return nil, false, nil
 }
 
 // RepoRoot walks up from the working directory to the folder holding go.mod.
@@ -332,16 +549,4 @@ func RepoRoot() (string, error) {
 		}
 		dir = parent
 	}
-}
-
-// yamlParams reads the template's Parameters section.
-func yamlParams(data []byte, into any) error {
-	j, err := intrinsics.ProcessYAML(data, &intrinsics.ProcessorOptions{NoProcess: true})
-	if err != nil {
-		return fmt.Errorf("parse template: %w", err)
-	}
-	if err := json.Unmarshal(j, into); err != nil {
-		return fmt.Errorf("template parameters (write every Default, MinValue and MaxValue as a quoted string): %w", err)
-	}
-	return nil
 }

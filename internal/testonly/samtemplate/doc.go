@@ -1,6 +1,11 @@
 // Package samtemplate holds the tests of the AWS SAM files at the
-// repository's root: template.yaml (validated against the SAM JSON schema
-// goformation ships, then checked fact by fact), samconfig.toml, and every
-// sample event in events/, fed to the real bootstrap under the Lambda
-// Runtime Interface Emulator. It has no code of its own beyond the checks.
+// repository's root, with AWS's own tools: cfn-lint (what `sam validate
+// --lint` runs) lints template.yaml; AWS's SAM transform
+// (aws-sam-translator, what CloudFormation runs on the template, driven by
+// transform.py) turns it into the CloudFormation a `sam deploy` with
+// samconfig.toml's values would send; the project's own checks (Facts)
+// read that, roles and policies included. It also checks samconfig.toml,
+// builds every function through the Makefile as `sam build` does, and feeds
+// every sample event in events/ to the real bootstrap under the Lambda
+// Runtime Interface Emulator.
 package samtemplate

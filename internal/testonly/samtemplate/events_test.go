@@ -45,7 +45,7 @@ func TestEventsUnderEmulator(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bootstrap, err := lambdaemu.BuildBootstrap("./cmd/createsession", t.TempDir())
+	bootstrap, err := lambdaemu.BuildFunction("CreateSessionFunction", t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,12 +1,11 @@
 package samtemplate
 
 import (
-	"encoding/json"
 	"fmt"
-	"go/parser"
-	"go/token"
 	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -28,60 +27,47 @@ var ContractVariables = map[string]string{
 // API Gateway gives up on an integration after this long.
 const apiGatewayLimit = 29 * time.Second
 
-// Facts checks what the project promises about its template, for the
-// parameter values it was loaded with. root is the repository.
-func Facts(t *Template, values map[string]string, root string) []error {
+// basicExecutionRole is the one managed policy a function's role may carry:
+// the one SAM adds, which lets the function write its own logs.
+const basicExecutionRole = "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
+
+// Facts checks what the project promises about the stack that AWS would
+// deploy from its template, for the parameter values it was deployed with.
+// root is the repository.
+func Facts(s *Stack, root string) []error {
 	var errs []error
 	fail := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
-	param := func(name string) string {
-		if v, ok := values[name]; ok {
-			return v
-		}
-		if p, ok := t.Parameters[name]; ok && p.Default != nil {
-			return *p.Default
-		}
-		return ""
-	}
+	param := func(name string) string { return s.Values[name] }
 
-	fn, err := t.Function()
-	if err != nil {
-		return []error{fmt.Errorf("no %s: %w", FunctionID, err)}
+	fn, ok := s.Resources[FunctionID]
+	if !ok || fn.Type != "AWS::Lambda::Function" {
+		return []error{fmt.Errorf("the deployed stack has no AWS::Lambda::Function %s", FunctionID)}
 	}
-	res := t.Raw["Resources"].(map[string]any)
-	fnRaw := res[FunctionID].(map[string]any)
-	props := fnRaw["Properties"].(map[string]any)
-
-	if fn.Runtime == nil || *fn.Runtime != "provided.al2023" {
-		fail("Runtime is %v, want provided.al2023", deref(fn.Runtime))
+	p := fn.Properties
+	if p["Runtime"] != "provided.al2023" {
+		fail("Runtime is %v, want provided.al2023", p["Runtime"])
 	}
-	if fn.Handler == nil || *fn.Handler != "bootstrap" {
-		fail("Handler is %v, want bootstrap", deref(fn.Handler))
+	if p["Handler"] != "bootstrap" {
+		fail("Handler is %v, want bootstrap", p["Handler"])
 	}
-	if len(fn.Architectures) != 1 || fn.Architectures[0] != "arm64" {
-		fail("Architectures is %v, want [arm64]", fn.Architectures)
+	if a, _ := p["Architectures"].([]any); len(a) != 1 || a[0] != "arm64" {
+		fail("Architectures is %v, want [arm64]", p["Architectures"])
 	}
-	if md, _ := fnRaw["Metadata"].(map[string]any); md["BuildMethod"] != "go1.x" {
-		fail("Metadata.BuildMethod is %v, want go1.x", md["BuildMethod"])
-	}
-	if fn.CodeUri == nil || fn.CodeUri.String == nil {
-		fail("CodeUri is not a path")
-	} else if err := isMainPackage(filepath.Join(root, *fn.CodeUri.String)); err != nil {
-		fail("CodeUri %s: %v", *fn.CodeUri.String, err)
-	}
-	if fn.MemorySize == nil || *fn.MemorySize != 128 {
-		fail("MemorySize is %v, want 128", deref(fn.MemorySize))
+	errs = append(errs, checkBuild(s.Source, root)...)
+	if p["MemorySize"] != 128.0 {
+		fail("MemorySize is %v, want 128", p["MemorySize"])
 	}
 
 	// Timeout: under API Gateway's limit, and room for the key read, a call
 	// and its retry at UPSTREAM_TIMEOUT, and the handler's margin.
 	upstream, err := time.ParseDuration(param("UpstreamTimeout"))
 	if err != nil {
-		fail("UpstreamTimeout default %q: %v", param("UpstreamTimeout"), err)
+		fail("UpstreamTimeout %q: %v", param("UpstreamTimeout"), err)
 	}
-	if fn.Timeout == nil {
+	if secs, ok := p["Timeout"].(float64); !ok {
 		fail("no Timeout")
 	} else {
-		timeout := time.Duration(*fn.Timeout) * time.Second
+		timeout := time.Duration(secs) * time.Second
 		need := 3*time.Second + 2*upstream + handler.DeadlineMargin
 		if timeout >= apiGatewayLimit {
 			fail("Timeout %v is not under API Gateway's %v", timeout, apiGatewayLimit)
@@ -93,177 +79,268 @@ func Facts(t *Template, values map[string]string, root string) []error {
 
 	// Environment: every contract variable, from its parameter, and a
 	// configuration the function accepts.
+	envProp, _ := p["Environment"].(map[string]any)
+	vars, _ := envProp["Variables"].(map[string]any)
 	env := map[string]string{}
-	if fn.Environment != nil {
-		env = fn.Environment.Variables
+	for k, v := range vars {
+		env[k] = scalar(v)
 	}
-	for v, p := range ContractVariables {
+	for v, pn := range ContractVariables {
 		got, ok := env[v]
 		if !ok {
 			fail("environment variable %s is not set", v)
-		} else if got != param(p) {
-			fail("%s is %q, want parameter %s (%q)", v, got, p, param(p))
+		} else if got != param(pn) {
+			fail("%s is %q, want parameter %s (%q)", v, got, pn, param(pn))
 		}
 	}
 	if _, err := handler.LoadConfig(func(k string) string { return env[k] }); err != nil {
 		fail("the function would refuse this configuration: %v", err)
 	}
 
-	// Routes: POST and OPTIONS /sessions on the stack's HttpApi.
-	routes := map[string]string{}
-	for name, ev := range fn.Events {
-		if ev.Type != "HttpApi" || ev.Properties == nil || ev.Properties.HttpApiEvent == nil {
-			continue
-		}
-		h := ev.Properties.HttpApiEvent
-		api, _ := deref(h.ApiId).(string)
-		if r, ok := res[api].(map[string]any); !ok || r["Type"] != "AWS::Serverless::HttpApi" {
-			fail("event %s: ApiId %q is not an AWS::Serverless::HttpApi of this template", name, api)
-		}
-		routes[strings.ToUpper(fmt.Sprint(deref(h.Method)))+" "+fmt.Sprint(deref(h.Path))] = api
-	}
-	for _, want := range []string{"POST /sessions", "OPTIONS /sessions"} {
-		if _, ok := routes[want]; !ok {
-			fail("no HttpApi route %s", want)
+	errs = append(errs, checkRoutes(s, FunctionID, "/sessions", "post", "options")...)
+	errs = append(errs, checkThrottling(s)...)
+
+	// Least privilege: the function's role reads the one secret and, when
+	// one is given, decrypts with the one KMS key through Secrets Manager.
+	errs = append(errs, checkRole(s, fn, map[string]string{
+		"secretsmanager:GetSecretValue": param("ComplyCubeSecretArn"),
+		"kms:Decrypt":                   param("SecretKmsKeyArn"),
+	})...)
+	for id, r := range s.Resources {
+		if path := findStar(r.Properties, id); path != "" {
+			fail("a * resource or action at %s", path)
 		}
 	}
 
-	// The HttpApi: throttled, and no CORS of its own (the function does it).
-	for name, r := range res {
-		rm := r.(map[string]any)
-		if rm["Type"] != "AWS::Serverless::HttpApi" {
-			continue
-		}
-		p, _ := rm["Properties"].(map[string]any)
-		if _, ok := p["CorsConfiguration"]; ok {
-			fail("%s has a CorsConfiguration: the function answers CORS itself", name)
-		}
-		drs, _ := p["DefaultRouteSettings"].(map[string]any)
-		rate, _ := drs["ThrottlingRateLimit"].(float64)
-		burst, _ := drs["ThrottlingBurstLimit"].(float64)
-		if rate <= 0 || burst <= 0 {
-			fail("%s has no route throttling", name)
-		}
-		if fmt.Sprint(rate) != param("ThrottlingRateLimit") || fmt.Sprint(burst) != param("ThrottlingBurstLimit") {
-			fail("%s throttling %v/%v does not come from the Throttling parameters", name, rate, burst)
-		}
-	}
-	// Defaults under ComplyCube's sandbox limit (5/s), maxima at its live
-	// limit (10/s).
-	for _, name := range []string{"ThrottlingRateLimit", "ThrottlingBurstLimit"} {
-		p := t.Parameters[name]
-		def, err1 := strconv.ParseFloat(fmt.Sprint(deref(p.Default)), 64)
-		maxv, err2 := strconv.ParseFloat(p.MaxValue, 64)
-		if err1 != nil || err2 != nil || def > 5 || maxv > 10 {
-			fail("%s: default %v and MaxValue %q must stay within ComplyCube's limits (5/s sandbox, 10/s live)", name, deref(p.Default), p.MaxValue)
-		}
-	}
-	if rate, _ := strconv.ParseFloat(param("ThrottlingRateLimit"), 64); rate >= 5 && values["ThrottlingRateLimit"] == "" {
-		fail("ThrottlingRateLimit default %v is not under ComplyCube's sandbox limit of 5/s", rate)
-	}
-
-	// Least privilege.
-	errs = append(errs, checkPolicies(props["Policies"], param("ComplyCubeSecretArn"), param("SecretKmsKeyArn"))...)
-	if path := findStar(t.Raw, ""); path != "" {
-		fail("a * resource at %s", path)
-	}
-
-	// Logs: JSON, into a log group of the template with a retention.
-	lc, _ := props["LoggingConfig"].(map[string]any)
+	// Logs: JSON, into a log group of the stack with a retention.
+	lc, _ := p["LoggingConfig"].(map[string]any)
 	if lc["LogFormat"] != "JSON" {
 		fail("LoggingConfig.LogFormat is %v, want JSON", lc["LogFormat"])
 	}
 	lg, _ := lc["LogGroup"].(string)
-	if r, ok := res[lg].(map[string]any); !ok || r["Type"] != "AWS::Logs::LogGroup" {
-		fail("LoggingConfig.LogGroup %q is not a log group of this template", lg)
+	if r, ok := s.Resources[lg]; !ok || r.Type != "AWS::Logs::LogGroup" {
+		fail("LoggingConfig.LogGroup %q is not a log group of this stack", lg)
 	} else {
-		p, _ := r["Properties"].(map[string]any)
-		if fmt.Sprint(p["RetentionInDays"]) != param("LogRetentionDays") {
-			fail("log retention %v does not come from LogRetentionDays", p["RetentionInDays"])
+		if scalar(r.Properties["RetentionInDays"]) != param("LogRetentionDays") {
+			fail("log retention %v does not come from LogRetentionDays", r.Properties["RetentionInDays"])
+		}
+		if want := "/aws/lambda/" + scalar(p["FunctionName"]); r.Properties["LogGroupName"] != want {
+			fail("log group %v is not Lambda's default name %s, where the console and sam logs look", r.Properties["LogGroupName"], want)
 		}
 	}
-	if d := t.Parameters["LogRetentionDays"].Default; d == nil || *d != "30" {
+	if d := s.Parameters["LogRetentionDays"].Default; d == nil || *d != "30" {
 		fail("LogRetentionDays default is %v, want 30", deref(d))
 	}
 
 	// Parameters a person can act on.
-	for name, p := range t.Parameters {
-		if len(strings.TrimSpace(p.Description)) < 20 {
+	for name, pp := range s.Parameters {
+		if len(strings.TrimSpace(pp.Description)) < 20 {
 			fail("parameter %s has no useful Description", name)
 		}
 	}
-	if p := t.Parameters["ComplyCubeSecretArn"]; p.AllowedPattern == "" || p.Default != nil {
+	if pp := s.Parameters["ComplyCubeSecretArn"]; pp.AllowedPattern == "" || pp.Default != nil {
 		fail("ComplyCubeSecretArn must be required and have an AllowedPattern")
 	}
-	if p := t.Parameters["AllowedOrigins"]; p.Default != nil {
+	if pp := s.Parameters["AllowedOrigins"]; pp.Default != nil {
 		fail("AllowedOrigins must be required")
 	}
 
 	// Outputs.
-	outs, _ := t.Raw["Outputs"].(map[string]any)
-	if o, _ := outs["FunctionName"].(map[string]any); o["Value"] != FunctionID {
+	if o, _ := s.Outputs["FunctionName"].(map[string]any); o["Value"] != FunctionID {
 		fail("output FunctionName is %v, want a Ref to %s", o["Value"], FunctionID)
 	}
-	if _, ok := outs["SessionsEndpoint"]; !ok {
-		fail("no SessionsEndpoint output")
+	want := "https://SessionsApi.execute-api." + pseudo["AWS::Region"] + "." + pseudo["AWS::URLSuffix"] + "/sessions"
+	if o, _ := s.Outputs["SessionsEndpoint"].(map[string]any); o["Value"] != want {
+		fail("output SessionsEndpoint is %v, want the full https URL of SessionsApi's /sessions (%s)", o["Value"], want)
 	}
 	return errs
 }
 
-// EndpointOutput checks, on the unresolved template, that SessionsEndpoint
-// is the full URL of the HttpApi's /sessions route.
-func EndpointOutput(data []byte) error {
-	var doc struct {
-		Outputs map[string]struct{ Value any }
+// checkBuild: every function of the template is built by `sam build`
+// through the Makefile at its CodeUri, which has its build-<ID> target.
+func checkBuild(source map[string]any, root string) []error {
+	var errs []error
+	resources, _ := source["Resources"].(map[string]any)
+	globals, _ := source["Globals"].(map[string]any)
+	fnGlobals, _ := globals["Function"].(map[string]any)
+	n := 0
+	for id, raw := range resources {
+		r, _ := raw.(map[string]any)
+		if r["Type"] != "AWS::Serverless::Function" {
+			continue
+		}
+		n++
+		md, _ := r["Metadata"].(map[string]any)
+		if md["BuildMethod"] != "makefile" {
+			errs = append(errs, fmt.Errorf("%s: Metadata.BuildMethod is %v, want makefile (the one build, with the project's flags)", id, md["BuildMethod"]))
+		}
+		props, _ := r["Properties"].(map[string]any)
+		codeURI, ok := props["CodeUri"].(string)
+		if !ok {
+			codeURI, _ = fnGlobals["CodeUri"].(string)
+		}
+		mk, err := os.ReadFile(filepath.Join(root, codeURI, "Makefile"))
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: CodeUri %q has no Makefile for sam build: %v", id, codeURI, err))
+			continue
+		}
+		if !regexp.MustCompile(`(?m)^build-` + regexp.QuoteMeta(id) + `:`).Match(mk) {
+			errs = append(errs, fmt.Errorf("%s: the Makefile at CodeUri %q has no build-%s target", id, codeURI, id))
+		}
 	}
-	if err := yamlParams(data, &doc); err != nil {
-		return err
+	if n == 0 {
+		errs = append(errs, fmt.Errorf("the template has no AWS::Serverless::Function"))
 	}
-	v, _ := json.Marshal(doc.Outputs["SessionsEndpoint"].Value)
-	s := string(v)
-	if !strings.Contains(s, "https://${SessionsApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}/sessions") {
-		return fmt.Errorf("SessionsEndpoint is %s, want the full https URL of SessionsApi's /sessions", s)
-	}
-	return nil
+	return errs
 }
 
-func checkPolicies(policies any, secretArn, kmsArn string) []error {
+// checkRoutes: the stack's HTTP API routes each method of path to fnID
+// and has no CORS configuration of its own (the function answers CORS).
+func checkRoutes(s *Stack, fnID, path string, methods ...string) []error {
 	var errs []error
-	list, _ := policies.([]any)
-	sawSecret, sawKMS := false, false
-	for _, p := range list {
-		switch pm := p.(type) {
-		case string:
-			errs = append(errs, fmt.Errorf("managed policy %q: only the secret read is allowed", pm))
-		case map[string]any:
-			if sp, ok := pm["AWSSecretsManagerGetSecretValuePolicy"].(map[string]any); ok {
-				if sp["SecretArn"] != secretArn {
-					errs = append(errs, fmt.Errorf("AWSSecretsManagerGetSecretValuePolicy is on %v, want the ComplyCubeSecretArn parameter", sp["SecretArn"]))
-				}
-				sawSecret = true
-				continue
-			}
-			stmts, ok := pm["Statement"].([]any)
-			if !ok {
-				errs = append(errs, fmt.Errorf("unexpected policy %v", pm))
-				continue
-			}
-			for _, s := range stmts {
-				st, _ := s.(map[string]any)
-				if st["Action"] != "kms:Decrypt" || st["Resource"] != kmsArn || kmsArn == "" {
-					errs = append(errs, fmt.Errorf("statement %v: only kms:Decrypt on SecretKmsKeyArn is allowed", st))
-				}
-				sawKMS = true
+	found := map[string]bool{}
+	for id, r := range s.Resources {
+		if r.Type != "AWS::ApiGatewayV2::Api" {
+			continue
+		}
+		body, _ := r.Properties["Body"].(map[string]any)
+		if _, ok := body["x-amazon-apigateway-cors"]; ok {
+			errs = append(errs, fmt.Errorf("%s has a CORS configuration: the function answers CORS itself", id))
+		}
+		paths, _ := body["paths"].(map[string]any)
+		ops, _ := paths[path].(map[string]any)
+		for _, m := range methods {
+			op, _ := ops[m].(map[string]any)
+			integ, _ := op["x-amazon-apigateway-integration"].(map[string]any)
+			uri, _ := integ["uri"].(string)
+			if strings.Contains(uri, "/functions/"+fnID+".Arn/invocations") {
+				found[m] = true
 			}
 		}
 	}
-	if !sawSecret {
-		errs = append(errs, fmt.Errorf("no AWSSecretsManagerGetSecretValuePolicy"))
-	}
-	if kmsArn != "" && !sawKMS {
-		errs = append(errs, fmt.Errorf("SecretKmsKeyArn is set but no kms:Decrypt is granted"))
+	for _, m := range methods {
+		if !found[m] {
+			errs = append(errs, fmt.Errorf("no HTTP API route %s %s to %s", strings.ToUpper(m), path, fnID))
+		}
 	}
 	return errs
+}
+
+// checkThrottling: every stage of the HTTP API is throttled by the
+// Throttling parameters, whose defaults stay under ComplyCube's sandbox
+// limit (5/s) and whose maxima stay at its live limit (10/s).
+func checkThrottling(s *Stack) []error {
+	var errs []error
+	stages := 0
+	for id, r := range s.Resources {
+		if r.Type != "AWS::ApiGatewayV2::Stage" {
+			continue
+		}
+		stages++
+		drs, _ := r.Properties["DefaultRouteSettings"].(map[string]any)
+		rate, _ := drs["ThrottlingRateLimit"].(float64)
+		burst, _ := drs["ThrottlingBurstLimit"].(float64)
+		if rate <= 0 || burst <= 0 {
+			errs = append(errs, fmt.Errorf("stage %s has no route throttling", id))
+			continue
+		}
+		if scalar(rate) != s.Values["ThrottlingRateLimit"] || scalar(burst) != s.Values["ThrottlingBurstLimit"] {
+			errs = append(errs, fmt.Errorf("stage %s throttling %v/%v does not come from the Throttling parameters", id, rate, burst))
+		}
+	}
+	if stages == 0 {
+		errs = append(errs, fmt.Errorf("the stack has no HTTP API stage, so no route throttling"))
+	}
+	for _, name := range []string{"ThrottlingRateLimit", "ThrottlingBurstLimit"} {
+		p := s.Parameters[name]
+		def, err1 := strconv.ParseFloat(scalar(deref(p.Default)), 64)
+		maxv, err2 := strconv.ParseFloat(p.MaxValue, 64)
+		if err1 != nil || err2 != nil || def > 5 || maxv > 10 {
+			errs = append(errs, fmt.Errorf("%s: default %v and MaxValue %q must stay within ComplyCube's limits (5/s sandbox, 10/s live)", name, deref(p.Default), p.MaxValue))
+		}
+	}
+	if d := s.Parameters["ThrottlingRateLimit"].Default; d != nil {
+		if rate, _ := strconv.ParseFloat(*d, 64); rate >= 5 {
+			errs = append(errs, fmt.Errorf("ThrottlingRateLimit default %v is not under ComplyCube's sandbox limit of 5/s", rate))
+		}
+	}
+	return errs
+}
+
+// checkRole: the function's role allows exactly the actions in allowed,
+// each on its one resource ("" means the action must not be granted), and
+// no managed policy but basicExecutionRole.
+func checkRole(s *Stack, fn Resource, allowed map[string]string) []error {
+	var errs []error
+	roleRef, _ := fn.Properties["Role"].(string)
+	roleID, _, _ := strings.Cut(roleRef, ".")
+	role, ok := s.Resources[roleID]
+	if !ok || role.Type != "AWS::IAM::Role" {
+		return []error{fmt.Errorf("the function's Role %q is not a role of this stack", roleRef)}
+	}
+	managed, _ := role.Properties["ManagedPolicyArns"].([]any)
+	for _, m := range managed {
+		if m != basicExecutionRole {
+			errs = append(errs, fmt.Errorf("role %s has managed policy %v: only the secret read (and writing its logs) is allowed", roleID, m))
+		}
+	}
+	granted := map[string]bool{}
+	policies, _ := role.Properties["Policies"].([]any)
+	for _, pol := range policies {
+		pm, _ := pol.(map[string]any)
+		doc, _ := pm["PolicyDocument"].(map[string]any)
+		stmts, _ := doc["Statement"].([]any)
+		for _, st := range stmts {
+			sm, _ := st.(map[string]any)
+			if sm["Effect"] != "Allow" {
+				continue
+			}
+			for _, action := range strings.Fields(flat(sm["Action"])) {
+				want, ok := allowed[action]
+				if !ok || want == "" {
+					errs = append(errs, fmt.Errorf("role %s allows %s, which the function does not need", roleID, action))
+					continue
+				}
+				if res := flat(sm["Resource"]); res != want {
+					errs = append(errs, fmt.Errorf("role %s allows %s on %s, want only %s (parameter ComplyCubeSecretArn or SecretKmsKeyArn)", roleID, action, res, want))
+				}
+				if action == "kms:Decrypt" && !strings.Contains(flat(sm["Condition"]), "secretsmanager.") {
+					errs = append(errs, fmt.Errorf("role %s allows kms:Decrypt other than through Secrets Manager", roleID))
+				}
+				granted[action] = true
+			}
+		}
+	}
+	for action, res := range allowed {
+		if res != "" && !granted[action] {
+			errs = append(errs, fmt.Errorf("role %s does not allow %s on %s", roleID, action, res))
+		}
+	}
+	return errs
+}
+
+// flat writes a policy value (a string, a list, a map) as space-separated
+// text, sorted, for comparison and searching.
+func flat(v any) string {
+	switch t := v.(type) {
+	case string:
+		return t
+	case []any:
+		var parts []string
+		for _, x := range t {
+			parts = append(parts, flat(x))
+		}
+		slices.Sort(parts)
+		return strings.Join(parts, " ")
+	case map[string]any:
+		var parts []string
+		for k, x := range t {
+			parts = append(parts, k+"="+flat(x))
+		}
+		slices.Sort(parts)
+		return strings.Join(parts, " ")
+	}
+	return scalar(v)
 }
 
 // findStar returns the path of a "*" Resource or Action anywhere, or "".
@@ -271,7 +348,7 @@ func findStar(v any, path string) string {
 	switch t := v.(type) {
 	case map[string]any:
 		for k, x := range t {
-			if (k == "Resource" || k == "Action" || k == "NotResource") && containsStar(x) {
+			if (k == "Resource" || k == "Action" || k == "NotResource" || k == "NotAction") && containsStar(x) {
 				return path + "." + k
 			}
 			if p := findStar(x, path+"."+k); p != "" {
@@ -300,26 +377,6 @@ func containsStar(v any) bool {
 		}
 	}
 	return false
-}
-
-func isMainPackage(dir string) error {
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		return err
-	}
-	for _, e := range entries {
-		if !strings.HasSuffix(e.Name(), ".go") || strings.HasSuffix(e.Name(), "_test.go") {
-			continue
-		}
-		f, err := parser.ParseFile(token.NewFileSet(), filepath.Join(dir, e.Name()), nil, parser.PackageClauseOnly)
-		if err != nil {
-			return err
-		}
-		if f.Name.Name == "main" {
-			return nil
-		}
-	}
-	return fmt.Errorf("no package main in %s", dir)
 }
 
 func deref[T any](p *T) any {

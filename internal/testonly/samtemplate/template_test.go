@@ -2,6 +2,7 @@ package samtemplate
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -42,73 +43,146 @@ func deployValues(t *testing.T) map[string]string {
 	return values
 }
 
-// TestTemplate validates template.yaml against goformation's SAM schema and
-// checks its facts, with samconfig.toml's values and with a KMS key.
+// requireTools skips the test when AWS's template tools are missing,
+// except under CI, where that is a failure.
+func requireTools(t *testing.T) {
+	t.Helper()
+	if err := Tools(); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("%v (CI must have them: python3 -m pip show cfn-lint aws-sam-translator)", err)
+		}
+		t.Skipf("%v; the template checks need them (python3 -m pip install cfn-lint aws-sam-translator)", err)
+	}
+}
+
+// deployed runs AWS's SAM transform on template.yaml for values and
+// resolves the result.
+func deployed(t *testing.T, values map[string]string) *Stack {
+	t.Helper()
+	path := filepath.Join(repo(t), "template.yaml")
+	results, err := Transform(values, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := Deploy(results[path], values)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// TestTemplateLint: cfn-lint, the linter `sam validate --lint` runs,
+// reports no error and no warning on template.yaml.
+func TestTemplateLint(t *testing.T) {
+	requireTools(t)
+	path := filepath.Join(repo(t), "template.yaml")
+	findings, err := Lint(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range findings[path] {
+		if f.Level == "Informational" {
+			t.Logf("cfn-lint: %s", f)
+			continue
+		}
+		t.Errorf("cfn-lint: %s", f)
+	}
+}
+
+// TestTemplate turns template.yaml into the CloudFormation AWS would
+// deploy, with AWS's own SAM transform, and checks its facts, with
+// samconfig.toml's values and with a KMS key.
 func TestTemplate(t *testing.T) {
-	data := read(t, "template.yaml")
+	requireTools(t)
 	withKMS := deployValues(t)
 	withKMS["SecretKmsKeyArn"] = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 	for name, values := range map[string]map[string]string{"samconfig values": deployValues(t), "with a KMS key": withKMS} {
 		t.Run(name, func(t *testing.T) {
-			tpl, err := Load(data, values)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, err := range Facts(tpl, values, repo(t)) {
+			for _, err := range Facts(deployed(t, values), repo(t)) {
 				t.Error(err)
 			}
 		})
 	}
-	if err := EndpointOutput(data); err != nil {
-		t.Error(err)
-	}
 }
 
-// TestTemplateMistakes: each mistake makes the checks fail, so they can.
+// TestTemplateMistakes: each mistake makes the checks fail, and for the
+// reason it is there for: the named text must appear in what cfn-lint,
+// the SAM transform or the project's own checks say about it.
 func TestTemplateMistakes(t *testing.T) {
+	requireTools(t)
 	data := string(read(t, "template.yaml"))
 	values := deployValues(t)
-	mistakes := []struct{ name, old, new string }{
-		{"a misspelled property", "      Handler: bootstrap", "      Handlr: bootstrap"},
-		{"a * resource", "        - AWSSecretsManagerGetSecretValuePolicy:", "        - Statement:\n            - Effect: Allow\n              Action: secretsmanager:GetSecretValue\n              Resource: '*'\n        - AWSSecretsManagerGetSecretValuePolicy:"},
-		{"a broad managed policy", "        - AWSSecretsManagerGetSecretValuePolicy:", "        - SecretsManagerReadWrite\n        - AWSSecretsManagerGetSecretValuePolicy:"},
-		{"a missing route", "            Method: OPTIONS", "            Method: POST"},
-		{"the wrong runtime", "    Runtime: provided.al2023", "    Runtime: go1.x"},
-		{"a timeout over API Gateway's", "    Timeout: 15", "    Timeout: 30"},
-		{"a timeout too short for a retry", "    Timeout: 15", "    Timeout: 6"},
-		{"a contract variable missing", "          ALLOWED_ORIGINS: !Ref AllowedOrigins\n", ""},
-		{"x86_64", "    Architectures: [arm64]", "    Architectures: [x86_64]"},
-		{"text logs", "      LogFormat: JSON", "      LogFormat: Text"},
-		{"CORS on the API", "      DefaultRouteSettings:", "      CorsConfiguration:\n        AllowOrigins: ['*']\n      DefaultRouteSettings:"},
-		{"no throttling", "        ThrottlingRateLimit: !Ref ThrottlingRateLimit\n        ThrottlingBurstLimit: !Ref ThrottlingBurstLimit\n", "        DetailedMetricsEnabled: false\n"},
-		{"a throttling default over the sandbox limit", "    Default: '4'", "    Default: '8'"},
-		{"CodeUri at a folder with no main", "      CodeUri: cmd/createsession/", "      CodeUri: handler/"},
-		{"the secret policy on another secret", "            SecretArn: !Ref ComplyCubeSecretArn", "            SecretArn: arn:aws:secretsmanager:eu-west-1:123456789012:secret:other-AbCdEf"},
+	mistakes := []struct{ name, old, new, reason string }{
+		{"a misspelled property", "      Handler: bootstrap", "      Handlr: bootstrap", "Handlr"},
+		{"a * resource", "        - AWSSecretsManagerGetSecretValuePolicy:", "        - Statement:\n            - Effect: Allow\n              Action: secretsmanager:GetSecretValue\n              Resource: '*'\n        - AWSSecretsManagerGetSecretValuePolicy:", "a * resource"},
+		{"a broad managed policy", "        - AWSSecretsManagerGetSecretValuePolicy:", "        - SecretsManagerReadWrite\n        - AWSSecretsManagerGetSecretValuePolicy:", "managed policy arn:aws:iam::aws:policy/SecretsManagerReadWrite"},
+		{"a missing route", "            Method: OPTIONS", "            Method: GET", "no HTTP API route OPTIONS /sessions"},
+		{"the wrong runtime", "    Runtime: provided.al2023", "    Runtime: go1.x", "Runtime is go1.x"},
+		{"a timeout over API Gateway's", "    Timeout: 15", "    Timeout: 30", "not under API Gateway's"},
+		{"a timeout too short for a retry", "    Timeout: 15", "    Timeout: 6", "leaves no room"},
+		{"a contract variable missing", "          ALLOWED_ORIGINS: !Ref AllowedOrigins\n", "", "ALLOWED_ORIGINS is not set"},
+		{"x86_64", "    Architectures: [arm64]", "    Architectures: [x86_64]", "want [arm64]"},
+		{"text logs", "      LogFormat: JSON", "      LogFormat: Text", "LogFormat is Text"},
+		{"CORS on the API", "      DefaultRouteSettings:", "      CorsConfiguration:\n        AllowOrigins: ['*']\n      DefaultRouteSettings:", "answers CORS itself"},
+		{"no throttling", "        ThrottlingRateLimit: !Ref ThrottlingRateLimit\n        ThrottlingBurstLimit: !Ref ThrottlingBurstLimit\n", "        DetailedMetricsEnabled: false\n", "no route throttling"},
+		{"a throttling default over the sandbox limit", "    Default: '4'", "    Default: '8'", "sandbox limit"},
+		{"CodeUri at a folder with no Makefile", "      CodeUri: .\n", "      CodeUri: handler/\n", "has no Makefile"},
+		{"the go1.x build method (no project flags)", "      BuildMethod: makefile", "      BuildMethod: go1.x", "want makefile"},
+		{"the secret policy on another secret", "            SecretArn: !Ref ComplyCubeSecretArn", "            SecretArn: arn:aws:secretsmanager:eu-west-1:123456789012:secret:other-AbCdEf", "want only arn:aws:secretsmanager:eu-west-1:123456789012:secret:complycube/api-key"},
 	}
-	for _, m := range mistakes {
+	dir := t.TempDir()
+	var paths []string
+	for i, m := range mistakes {
+		if !strings.Contains(data, m.old) {
+			t.Fatalf("%s: the template no longer contains %q: update this mutation", m.name, m.old)
+		}
+		p := filepath.Join(dir, fmt.Sprintf("mistake%02d.yaml", i))
+		if err := os.WriteFile(p, []byte(strings.Replace(data, m.old, m.new, 1)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		paths = append(paths, p)
+	}
+	// One run of each tool over all the mutants: each starts in seconds.
+	findings, err := Lint(paths...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	results, err := Transform(values, paths...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, m := range mistakes {
 		t.Run(m.name, func(t *testing.T) {
-			if !strings.Contains(data, m.old) {
-				t.Fatalf("the template no longer contains %q: update this mutation", m.old)
+			var said []string
+			for _, f := range findings[paths[i]] {
+				if f.Level != "Informational" {
+					said = append(said, "cfn-lint "+f.String())
+				}
 			}
-			mutated := strings.Replace(data, m.old, m.new, 1)
-			tpl, err := Load([]byte(mutated), values)
-			if err != nil {
-				t.Logf("caught on load: %v", firstLine(err.Error()))
-				return // the schema or a parameter check caught it
-			}
-			errs := Facts(tpl, values, repo(t))
-			if len(errs) == 0 {
-				t.Errorf("the checks accepted a template with %s", m.name)
+			if s, err := Deploy(results[paths[i]], values); err != nil {
+				said = append(said, err.Error())
 			} else {
-				t.Logf("caught: %v", errs[0])
+				for _, err := range Facts(s, repo(t)) {
+					said = append(said, err.Error())
+				}
 			}
+			if len(said) == 0 {
+				t.Fatalf("the checks accepted a template with %s", m.name)
+			}
+			for _, s := range said {
+				if strings.Contains(s, m.reason) {
+					t.Logf("caught: %s", s)
+					return
+				}
+			}
+			t.Errorf("caught, but not for its reason (%q):\n  %s", m.reason, strings.Join(said, "\n  "))
 		})
 	}
 	// A parameter value that breaks its AllowedPattern is refused.
 	bad := deployValues(t)
 	bad["ComplyCubeSecretArn"] = "complycube/api-key"
-	if _, err := Load([]byte(data), bad); err == nil {
-		t.Error("a secret name instead of an ARN was accepted")
+	if _, err := Deploy(Result{Source: results[paths[0]].Source, Transformed: map[string]any{}}, bad); err == nil || !strings.Contains(err.Error(), "AllowedPattern") {
+		t.Errorf("a secret name instead of an ARN: %v", err)
 	}
 }
 
@@ -132,12 +206,10 @@ func TestSamConfig(t *testing.T) {
 	if d["resolve_s3"] != true || d["confirm_changeset"] != true || d["capabilities"] != "CAPABILITY_IAM" {
 		t.Errorf("deploy parameters %v", d)
 	}
-	tpl, err := Load(read(t, "template.yaml"), deployValues(t))
-	if err != nil {
-		t.Fatal(err)
-	}
+	requireTools(t)
+	stack := deployed(t, deployValues(t))
 	for name := range deployValues(t) {
-		if _, ok := tpl.Parameters[name]; !ok {
+		if _, ok := stack.Parameters[name]; !ok {
 			t.Errorf("parameter_overrides names %s, which is not a template parameter", name)
 		}
 	}
@@ -153,10 +225,11 @@ func TestSamConfig(t *testing.T) {
 	if keys := mapKeys(envFile); !slices.Equal(keys, []string{FunctionID}) {
 		t.Errorf("events/env.json top-level keys %v, want [%s]", keys, FunctionID)
 	}
-	fn, _ := tpl.Function()
+	envProp, _ := stack.Resources[FunctionID].Properties["Environment"].(map[string]any)
+	declared, _ := envProp["Variables"].(map[string]any)
 	for name := range envFile[FunctionID] {
 		// sam local sets only variables the template declares.
-		if _, ok := fn.Environment.Variables[name]; !ok {
+		if _, ok := declared[name]; !ok {
 			t.Errorf("events/env.json sets %s, which the template does not declare (sam local would ignore it)", name)
 		}
 	}
@@ -188,11 +261,4 @@ func TestParseOverrides(t *testing.T) {
 	if _, err := ParseOverrides(`=1`); err == nil {
 		t.Error("nameless value accepted")
 	}
-}
-
-func firstLine(s string) string {
-	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		return s[:i] + " " + strings.TrimSpace(strings.SplitN(s[i+1:], "\n", 2)[0])
-	}
-	return s
 }
