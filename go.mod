@@ -26,4 +26,5 @@ require (
 	github.com/aws/aws-sdk-go-v2/service/sts v1.52.0 // indirect
 	github.com/aws/smithy-go v1.28.9 // indirect
 	github.com/chromedp/cdproto v0.159.0 // indirect
+	github.com/golang-jwt/jwt/v5 v5.3.1 // indirect
 )

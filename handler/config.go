@@ -1,6 +1,7 @@
 package handler
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/url"
@@ -17,6 +18,23 @@ const (
 	EnvAllowedRedirectOrigins = "ALLOWED_REDIRECT_ORIGINS"
 	EnvWorkflowTemplateIDs    = "WORKFLOW_TEMPLATE_IDS"
 	EnvUpstreamTimeout        = "UPSTREAM_TIMEOUT"
+	EnvClientSource           = "CLIENT_SOURCE"
+	// Local runs only, beside COMPLYCUBE_API_KEY: the secret's other values.
+	EnvInvitationKey = "INVITATION_KEY"
+	EnvWebhookSecret = "WEBHOOK_SECRET"
+)
+
+// ClientSource is how a request names the person to verify.
+type ClientSource string
+
+// The three sources (see the README's "Who is being verified").
+const (
+	// SourceRequest trusts the body's clientId.
+	SourceRequest ClientSource = "request"
+	// SourceSignup creates a client from the body's client.
+	SourceSignup ClientSource = "signup"
+	// SourceInvitation takes the client from the body's signed invitation.
+	SourceInvitation ClientSource = "invitation"
 )
 
 // DefaultBaseURL is ComplyCube's production API.
@@ -27,9 +45,13 @@ const DefaultUpstreamTimeout = 5 * time.Second
 
 // Config is the function's configuration, parsed and validated.
 type Config struct {
-	SecretID        string
-	APIKey          string
+	SecretID string
+	APIKey   string
+	// InvitationKey and WebhookSecret: with APIKey, for local runs.
+	InvitationKey   string
+	WebhookSecret   string
 	BaseURL         string
+	ClientSource    ClientSource
 	AllowedOrigins  OriginList
 	RedirectOrigins OriginList // AnyOrigin: any https URL
 	TemplateIDs     []string
@@ -68,12 +90,32 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	c := Config{
 		SecretID:        strings.TrimSpace(getenv(EnvSecretID)),
 		APIKey:          strings.TrimSpace(getenv(EnvAPIKey)),
+		InvitationKey:   strings.TrimSpace(getenv(EnvInvitationKey)),
+		WebhookSecret:   strings.TrimSpace(getenv(EnvWebhookSecret)),
 		BaseURL:         strings.TrimSpace(getenv(EnvBaseURL)),
 		UpstreamTimeout: DefaultUpstreamTimeout,
+		ClientSource:    SourceRequest,
 	}
 	if c.SecretID != "" && c.APIKey != "" {
 		c.Warnings = append(c.Warnings, EnvSecretID+" and "+EnvAPIKey+" are both set: the secret is used and "+EnvAPIKey+" is ignored")
 		c.APIKey = ""
+	}
+	if c.SecretID != "" {
+		// The secret holds them all; local values would only confuse.
+		c.InvitationKey, c.WebhookSecret = "", ""
+	}
+	if len(c.InvitationKey) > 0 && len(c.InvitationKey) < 32 {
+		return Config{}, &ConfigError{EnvInvitationKey, errors.New("is shorter than 32 bytes (make one with: openssl rand -base64 48)")}
+	}
+	switch v := ClientSource(strings.TrimSpace(getenv(EnvClientSource))); v {
+	case "":
+	case SourceRequest, SourceSignup, SourceInvitation:
+		c.ClientSource = v
+	default:
+		return Config{}, &ConfigError{EnvClientSource, fmt.Errorf("%q is not request, signup or invitation", string(v))}
+	}
+	if c.ClientSource == SourceRequest {
+		c.Warnings = append(c.Warnings, EnvClientSource+" is request: the endpoint trusts any clientId it is sent, so anyone who learns a client ID can start a verification for that client (use signup or invitation on a site without a backend)")
 	}
 	if c.BaseURL == "" {
 		c.BaseURL = DefaultBaseURL

@@ -2,6 +2,7 @@ package handler_test
 
 import (
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -29,6 +30,7 @@ func TestConfigValues(t *testing.T) {
 		"ALLOWED_REDIRECT_ORIGINS": "",
 		"WORKFLOW_TEMPLATE_IDS":    "wt_1, wt-2",
 		"UPSTREAM_TIMEOUT":         "1500ms",
+		"CLIENT_SOURCE":            "signup",
 	}
 	cfg, err := handler.LoadConfig(func(k string) string { return env[k] })
 	if err != nil {
@@ -43,7 +45,7 @@ func TestConfigValues(t *testing.T) {
 	if cfg.APIKey != "" || len(cfg.Warnings) != 1 {
 		t.Errorf("secret and key both set: key %q, warnings %q", cfg.APIKey, cfg.Warnings)
 	}
-	if cfg.UpstreamTimeout != 1500*time.Millisecond || len(cfg.TemplateIDs) != 2 || cfg.TemplateIDs[0] != "wt_1" {
+	if cfg.UpstreamTimeout != 1500*time.Millisecond || len(cfg.TemplateIDs) != 2 || cfg.TemplateIDs[0] != "wt_1" || cfg.ClientSource != handler.SourceSignup {
 		t.Errorf("%+v", cfg)
 	}
 }
@@ -80,5 +82,32 @@ func TestConfigErrors(t *testing.T) {
 		if !errors.As(err, &ce) || ce.Variable != tc.variable {
 			t.Errorf("%s=%q: got %v, want an error naming %s", tc.variable, tc.value, err, tc.variable)
 		}
+	}
+}
+
+// TestClientSource: the three sources, request by default with a warning
+// at start, anything else a configuration error naming the variable.
+func TestClientSource(t *testing.T) {
+	for in, want := range map[string]handler.ClientSource{"": handler.SourceRequest, "request": handler.SourceRequest, "signup": handler.SourceSignup, " invitation ": handler.SourceInvitation} {
+		cfg, err := handler.LoadConfig(func(k string) string { return map[string]string{"CLIENT_SOURCE": in}[k] })
+		if err != nil || cfg.ClientSource != want {
+			t.Errorf("CLIENT_SOURCE=%q: %v %v", in, cfg.ClientSource, err)
+		}
+		warned := strings.Contains(strings.Join(cfg.Warnings, "\n"), "CLIENT_SOURCE is request")
+		if warned != (want == handler.SourceRequest) {
+			t.Errorf("CLIENT_SOURCE=%q: warnings %q", in, cfg.Warnings)
+		}
+	}
+	for _, bad := range []string{"Signup", "client", "both"} {
+		_, err := handler.LoadConfig(func(k string) string { return map[string]string{"CLIENT_SOURCE": bad}[k] })
+		var ce *handler.ConfigError
+		if !errors.As(err, &ce) || ce.Variable != "CLIENT_SOURCE" {
+			t.Errorf("CLIENT_SOURCE=%q: %v", bad, err)
+		}
+	}
+	_, err := handler.LoadConfig(func(k string) string { return map[string]string{"INVITATION_KEY": "short"}[k] })
+	var ce *handler.ConfigError
+	if !errors.As(err, &ce) || ce.Variable != "INVITATION_KEY" {
+		t.Errorf("a short INVITATION_KEY: %v", err)
 	}
 }

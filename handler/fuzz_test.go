@@ -14,12 +14,20 @@ import (
 	"github.com/complycube-session/createsession/internal/lambda/apigateway"
 )
 
-// staticKeys is an in-memory KeySource.
+// staticKeys is an in-memory Secrets: the API key it is, and
+// fuzzInvitationKey.
 type staticKeys string
+
+// fuzzInvitationKey signs the fuzz targets' invitations.
+var fuzzInvitationKey = []byte("fuzz-invitation-key-0123456789abcdef")
 
 func (k staticKeys) Key(context.Context) (string, error) { return string(k), nil }
 func (k staticKeys) Refresh(context.Context, string) (string, error) {
 	return "", context.Canceled
+}
+func (k staticKeys) InvitationKey(context.Context) ([]byte, error) { return fuzzInvitationKey, nil }
+func (k staticKeys) RefreshInvitationKey(context.Context, []byte) ([]byte, error) {
+	return nil, context.Canceled
 }
 
 // cannedUpstream answers every call with one response.
@@ -37,6 +45,15 @@ func (c *cannedUpstream) CreateFlowSession(_ context.Context, key string, body [
 	r := c.resp
 	r.Attempts = 1
 	return r, c.err
+}
+
+// CreateClient answers a new client's ID.
+func (c *cannedUpstream) CreateClient(_ context.Context, key string, body []byte) (handler.UpstreamResponse, error) {
+	c.calls++
+	if !json.Valid(body) {
+		panic("the handler sent ComplyCube a client that is not JSON")
+	}
+	return handler.UpstreamResponse{Status: 200, Body: []byte(`{"id":"5eb04fcd0f3e360008035eb1"}`), Attempts: 1}, nil
 }
 
 func fuzzHandler(t testing.TB, up *cannedUpstream, origins string) apigateway.Lambda {

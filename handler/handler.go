@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -42,18 +43,18 @@ const (
 type Handler struct {
 	cfg       Config
 	validator Validator
-	keys      KeySource
-	upstream  SessionCreator
+	keys      Secrets
+	upstream  ComplyCube
 	log       *slog.Logger
 	now       func() time.Time
 	served    atomic.Bool
 }
 
 // New returns a Handler. log receives one line per request.
-func New(cfg Config, keys KeySource, upstream SessionCreator, log *slog.Logger) *Handler {
+func New(cfg Config, keys Secrets, upstream ComplyCube, log *slog.Logger) *Handler {
 	return &Handler{
 		cfg:       cfg,
-		validator: Validator{TemplateIDs: cfg.TemplateIDs, RedirectOrigins: cfg.RedirectOrigins},
+		validator: Validator{TemplateIDs: cfg.TemplateIDs, RedirectOrigins: cfg.RedirectOrigins, Source: cfg.ClientSource},
 		keys:      keys,
 		upstream:  upstream,
 		log:       log,
@@ -66,9 +67,14 @@ type outcome struct {
 	resp           Response
 	errType        string
 	cause          error
-	upstreamStatus int
-	attempts       int
+	upstreamStatus int // of the last ComplyCube call
+	attempts       int // HTTP calls to ComplyCube, all calls together
 	keyRefreshed   bool
+	// signup: the client call's status and the new client's ID (logged,
+	// never answered).
+	clientStatus  int
+	newClientID   string
+	invitationFor string // invitation: the client the token named
 }
 
 // Serve answers one request. It never panics: an unexpected panic becomes a
@@ -165,31 +171,122 @@ func (h *Handler) serve(ctx context.Context, req Request, originAllowed bool) ou
 	if req.BadEncoding {
 		return fail(http.StatusBadRequest, TypeInvalidRequest, "The body is marked base64 but is not valid base64.", nil)
 	}
-	sr, ferr := h.validator.Validate(req.Body)
+	vr, ferr := h.validator.Validate(req.Body)
 	if ferr != nil {
-		// param is omitted from the JSON when no one field is at fault.
-		return outcome{resp: errorResponse(http.StatusBadRequest, Error{Type: TypeInvalidRequest, Message: ferr.message, Param: ferr.param}), errType: TypeInvalidRequest}
+		return invalidOutcome(ferr)
 	}
-	payload, err := json.Marshal(sr)
-	if err != nil {
-		return fail(http.StatusInternalServerError, TypeInternalError, "The request could not be handled.", err)
-	}
-	return h.createSession(ctx, payload)
-}
-
-func (h *Handler) createSession(ctx context.Context, payload []byte) outcome {
+	// One deadline for everything that follows, ComplyCube calls included:
+	// the answer goes out DeadlineMargin before Lambda's deadline.
 	if dl, ok := ctx.Deadline(); ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithDeadline(ctx, dl.Add(-DeadlineMargin))
 		defer cancel()
 	}
+	var pre outcome // what came before the session call, for the log line
+	switch h.cfg.ClientSource {
+	case SourceInvitation:
+		inv, o, ok := h.checkInvitation(ctx, vr.invitation)
+		if !ok {
+			return o
+		}
+		pre.invitationFor = inv.ClientID
+		vr.session.ClientID = inv.ClientID
+		if inv.WorkflowTemplateID != "" {
+			// The token's template replaces the body's, and must pass the
+			// allowlist; a refusal says no more than any other.
+			if len(h.cfg.TemplateIDs) > 0 && !slices.Contains(h.cfg.TemplateIDs, inv.WorkflowTemplateID) {
+				o := invalidOutcome(invalidInvitation)
+				o.cause, o.invitationFor = errors.New("the invitation's wft is not on "+EnvWorkflowTemplateIDs), inv.ClientID
+				return o
+			}
+			vr.session.WorkflowTemplateID = inv.WorkflowTemplateID
+		} else if vr.session.WorkflowTemplateID == "" {
+			return invalidOutcome(invalid("workflowTemplateId", "'workflowTemplateId' is required"))
+		}
+	case SourceSignup:
+		body, err := json.Marshal(vr.client)
+		if err != nil {
+			return fail(http.StatusInternalServerError, TypeInternalError, "The request could not be handled.", err)
+		}
+		id, o, ok := h.createClient(ctx, body)
+		if !ok {
+			return o
+		}
+		pre = o
+		vr.session.ClientID = id
+	}
+	payload, err := json.Marshal(vr.session)
+	if err != nil {
+		return fail(http.StatusInternalServerError, TypeInternalError, "The request could not be handled.", err)
+	}
+	o := h.call(ctx, h.upstream.CreateFlowSession, payload, sessionAnswer)
+	o.attempts += pre.attempts
+	o.keyRefreshed = o.keyRefreshed || pre.keyRefreshed
+	o.clientStatus, o.newClientID, o.invitationFor = pre.clientStatus, pre.newClientID, pre.invitationFor
+	return o
+}
+
+func invalidOutcome(ferr *fieldError) outcome {
+	// param is omitted from the JSON when no one field is at fault.
+	return outcome{resp: errorResponse(http.StatusBadRequest, Error{Type: TypeInvalidRequest, Message: ferr.message, Param: ferr.param}), errType: TypeInvalidRequest}
+}
+
+// checkInvitation verifies the token. When the signature does not verify,
+// the invitation key is read again (at most once a second, by the secret's
+// rule) and the token checked with a rotated key. ok is false when o is
+// the answer.
+func (h *Handler) checkInvitation(ctx context.Context, token string) (inv Invitation, o outcome, ok bool) {
+	key, err := h.keys.InvitationKey(ctx)
+	if err != nil {
+		return inv, unavailable(err), false
+	}
+	now := h.now()
+	inv, err = VerifyInvitation(token, key, now)
+	if errors.Is(err, ErrInvitationSignature) {
+		if rotated, rerr := h.keys.RefreshInvitationKey(ctx, key); rerr == nil {
+			inv, err = VerifyInvitation(token, rotated, now)
+		}
+	}
+	if err != nil {
+		o := invalidOutcome(invalidInvitation)
+		o.cause = err // which check failed goes to the log only
+		return inv, o, false
+	}
+	return inv, outcome{}, true
+}
+
+// createClient creates the signup's client. ok is false when o is the
+// answer; else id is the new client's.
+func (h *Handler) createClient(ctx context.Context, body []byte) (id string, o outcome, ok bool) {
+	o = h.call(ctx, h.upstream.CreateClient, body, func(status int, body []byte) outcome {
+		id, found := stringMember(body, "id")
+		if !found || !validID(id) {
+			return upstreamFailure(status, "complycube answered "+strconv.Itoa(status)+" to the client creation without a usable string id")
+		}
+		return outcome{newClientID: id, upstreamStatus: status}
+	})
+	o.clientStatus = o.upstreamStatus
+	if o.resp.Status != 0 {
+		return "", o, false
+	}
+	return o.newClientID, o, true
+}
+
+func unavailable(cause error) outcome {
+	o := fail(http.StatusServiceUnavailable, TypeServiceUnavailable, "The service is not available right now. Try again shortly.", cause)
+	o.resp.Header.Set("Retry-After", retryAfterUnavailable)
+	return o
+}
+
+// call makes one ComplyCube call with the API key. On a 401 or 403 it reads
+// the key again and, when it changed (rotation), calls once more. The
+// answer maps as the contract's table says, a success through onSuccess.
+func (h *Handler) call(ctx context.Context, do func(ctx context.Context, apiKey string, body []byte) (UpstreamResponse, error), payload []byte, onSuccess func(status int, body []byte) outcome) outcome {
 	key, err := h.keys.Key(ctx)
 	if err != nil {
-		o := fail(http.StatusServiceUnavailable, TypeServiceUnavailable, "The service is not available right now. Try again shortly.", err)
-		o.resp.Header.Set("Retry-After", retryAfterUnavailable)
-		return o
+		return unavailable(err)
 	}
-	res, err := h.upstream.CreateFlowSession(ctx, key, payload)
+	res, err := do(ctx, key, payload)
 	attempts := res.Attempts
 	refreshed := false
 	if err == nil && (res.Status == http.StatusUnauthorized || res.Status == http.StatusForbidden) {
@@ -200,17 +297,39 @@ func (h *Handler) createSession(ctx context.Context, payload []byte) outcome {
 			return o
 		}
 		refreshed = true
-		res, err = h.upstream.CreateFlowSession(ctx, newKey, payload)
+		res, err = do(ctx, newKey, payload)
 		attempts += res.Attempts
 	}
-	o := mapUpstream(res, err)
+	o := mapUpstream(res, err, onSuccess)
 	o.attempts, o.keyRefreshed = attempts, refreshed
 	return o
 }
 
-// mapUpstream turns ComplyCube's answer into the caller's, row by row as the
-// contract's table says.
-func mapUpstream(res UpstreamResponse, err error) outcome {
+// sessionAnswer turns ComplyCube's session into the caller's 200.
+func sessionAnswer(status int, body []byte) outcome {
+	redirectURL, ok := stringMember(body, "redirectUrl")
+	if !ok || redirectURL == "" {
+		return upstreamFailure(status, "complycube answered "+strconv.Itoa(status)+" without one string redirectUrl in a JSON object")
+	}
+	if reason := anyRedirect.checkRedirectURL(redirectURL); reason != "" {
+		return upstreamFailure(status, "complycube's redirectUrl "+reason)
+	}
+	data, err := jsontext.AppendQuote([]byte(`{"redirectUrl":`), redirectURL)
+	if err != nil {
+		return upstreamFailure(status, "complycube's redirectUrl cannot be quoted: "+err.Error())
+	}
+	return outcome{resp: jsonResponse(http.StatusOK, append(data, '}')), upstreamStatus: status}
+}
+
+func upstreamFailure(status int, cause string) outcome {
+	o := fail(http.StatusBadGateway, TypeUpstreamError, "The verification service could not be reached.", errors.New(cause))
+	o.upstreamStatus = status
+	return o
+}
+
+// mapUpstream turns ComplyCube's answer into the caller's, row by row as
+// the contract's table says; a 200 or 201 goes to onSuccess.
+func mapUpstream(res UpstreamResponse, err error, onSuccess func(status int, body []byte) outcome) outcome {
 	if err != nil {
 		if errors.Is(err, ErrUpstreamTimeout) {
 			o := fail(http.StatusGatewayTimeout, TypeUpstreamTimeout, "The verification service did not answer in time.", err)
@@ -221,30 +340,14 @@ func mapUpstream(res UpstreamResponse, err error) outcome {
 		o.upstreamStatus = res.Status
 		return o
 	}
-	upstreamFail := func(cause string) outcome {
-		o := fail(http.StatusBadGateway, TypeUpstreamError, "The verification service could not be reached.", errors.New(cause))
-		o.upstreamStatus = res.Status
-		return o
-	}
 	switch s := res.Status; {
 	case s == http.StatusOK || s == http.StatusCreated:
-		redirectURL, ok := redirectURLOf(res.Body)
-		if !ok || redirectURL == "" {
-			return upstreamFail("complycube answered " + strconv.Itoa(s) + " without one string redirectUrl in a JSON object")
-		}
-		if reason := anyRedirect.checkRedirectURL(redirectURL); reason != "" {
-			return upstreamFail("complycube's redirectUrl " + reason)
-		}
-		data, err := jsontext.AppendQuote([]byte(`{"redirectUrl":`), redirectURL)
-		if err != nil {
-			return upstreamFail("complycube's redirectUrl cannot be quoted: " + err.Error())
-		}
-		return outcome{resp: jsonResponse(http.StatusOK, append(data, '}')), upstreamStatus: s}
+		return onSuccess(s, res.Body)
 	case s == http.StatusBadRequest || s == http.StatusNotFound || s == http.StatusUnprocessableEntity:
 		// RFC 8259 JSON is UTF-8; encoding/json's Valid lets invalid UTF-8
 		// inside strings through, and API Gateway could not carry it as text.
 		if !utf8.Valid(res.Body) || !json.Valid(res.Body) {
-			return upstreamFail("complycube answered " + strconv.Itoa(s) + " with a body that is not JSON")
+			return upstreamFailure(s, "complycube answered "+strconv.Itoa(s)+" with a body that is not JSON")
 		}
 		return outcome{resp: jsonResponse(s, res.Body), upstreamStatus: s, errType: "complycube_" + strconv.Itoa(s)}
 	case s == http.StatusTooManyRequests:
@@ -255,7 +358,7 @@ func mapUpstream(res UpstreamResponse, err error) outcome {
 		o.upstreamStatus = s
 		return o
 	default:
-		return upstreamFail("complycube answered " + strconv.Itoa(s))
+		return upstreamFailure(s, "complycube answered "+strconv.Itoa(s))
 	}
 }
 
@@ -263,14 +366,14 @@ func mapUpstream(res UpstreamResponse, err error) outcome {
 // https URL (http to loopback), on any origin.
 var anyRedirect = Validator{RedirectOrigins: OriginList{AnyOrigin: true}}
 
-// redirectURLOf returns the redirectUrl string of a JSON object. ok is false
-// for anything else: not an object, trailing data, a duplicate name, a
-// redirectUrl that is not a string or is missing.
-func redirectURLOf(body []byte) (url string, ok bool) {
+// stringMember returns the string member name of a JSON object. ok is
+// false for anything else: not an object, trailing data, a duplicate
+// name, a member that is not a string or is missing.
+func stringMember(body []byte, name string) (value string, ok bool) {
 	dec := jsontext.NewDecoder(bytes.NewReader(body))
 	found := false
-	err := readMembers(dec, func(name string) error {
-		if name != "redirectUrl" {
+	err := readMembers(dec, func(n string) error {
+		if n != name {
 			_, err := dec.ReadValue()
 			return err
 		}
@@ -281,10 +384,10 @@ func redirectURLOf(body []byte) (url string, ok bool) {
 		if err != nil {
 			return err
 		}
-		url, found = tok.String(), true
+		value, found = tok.String(), true
 		return nil
 	})
-	return url, err == nil && found
+	return value, err == nil && found
 }
 
 // sanitizeRetryAfter passes on a Retry-After header only in one of its two
@@ -339,6 +442,17 @@ func (h *Handler) logRequest(req Request, out outcome, first bool, start time.Ti
 	}
 	if out.keyRefreshed {
 		attrs = append(attrs, slog.Bool("keyRefreshed", true))
+	}
+	if out.clientStatus != 0 {
+		attrs = append(attrs, slog.Int("complycubeClientStatus", out.clientStatus))
+	}
+	if out.newClientID != "" {
+		// The ID of the client signup created: the operator's link between
+		// this request and ComplyCube's records. Never the name or e-mail.
+		attrs = append(attrs, slog.String("createdClientId", out.newClientID))
+	}
+	if out.invitationFor != "" {
+		attrs = append(attrs, slog.String("invitationClientId", out.invitationFor))
 	}
 	level := slog.LevelInfo
 	if out.errType != "" {

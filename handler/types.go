@@ -18,9 +18,27 @@ type KeySource interface {
 	Refresh(ctx context.Context, rejected string) (string, error)
 }
 
-// SessionCreator calls ComplyCube's POST /v1/flow/sessions.
-type SessionCreator interface {
+// InvitationKeySource hands out the key that signs invitations.
+type InvitationKeySource interface {
+	InvitationKey(ctx context.Context) ([]byte, error)
+	// RefreshInvitationKey is called after a signature did not verify with
+	// `rejected`; it returns a different key or an error.
+	RefreshInvitationKey(ctx context.Context, rejected []byte) ([]byte, error)
+}
+
+// Secrets is the function's one secret: the API key and the invitation key.
+type Secrets interface {
+	KeySource
+	InvitationKeySource
+}
+
+// ComplyCube is the API the function calls.
+type ComplyCube interface {
+	// CreateFlowSession posts to /v1/flow/sessions.
 	CreateFlowSession(ctx context.Context, apiKey string, body []byte) (UpstreamResponse, error)
+	// CreateClient posts to /v1/clients. An implementation never retries a
+	// creation that may have reached ComplyCube.
+	CreateClient(ctx context.Context, apiKey string, body []byte) (UpstreamResponse, error)
 }
 
 // UpstreamResponse is ComplyCube's answer, as far as the core needs it.
@@ -31,7 +49,7 @@ type UpstreamResponse struct {
 	Attempts   int    // how many HTTP calls were made
 }
 
-// ErrUpstreamTimeout is what a SessionCreator returns (wrapped) when
+// ErrUpstreamTimeout is what a ComplyCube returns (wrapped) when
 // ComplyCube did not answer within its timeout or the caller's deadline;
 // the core answers 504 for it and 502 for any other error.
 var ErrUpstreamTimeout = errors.New("complycube did not answer in time")

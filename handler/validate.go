@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/go-json-experiment/json/jsontext"
@@ -20,10 +21,11 @@ const MaxBodyBytes = 16 << 10
 const (
 	maxURLLength   = 2048
 	maxEmailLength = 254
+	maxNameLength  = 100 // characters of a person's or company's name
 )
 
-// SessionRequest is what ComplyCube receives: the validated fields only,
-// strings never arrays, in ComplyCube's field names.
+// SessionRequest is what ComplyCube's /v1/flow/sessions receives: the
+// validated fields only, strings never arrays, in ComplyCube's field names.
 type SessionRequest struct {
 	ClientID           string `json:"clientId"`
 	WorkflowTemplateID string `json:"workflowTemplateId"`
@@ -32,6 +34,34 @@ type SessionRequest struct {
 	Theme              string `json:"theme,omitempty"`
 	SupportEmail       string `json:"supportEmail,omitempty"`
 	ShortURL           *bool  `json:"shortUrl,omitempty"`
+}
+
+// NewClient is what ComplyCube's /v1/clients receives in signup mode:
+// exactly the validated fields.
+type NewClient struct {
+	Type           string          `json:"type"`
+	Email          string          `json:"email"`
+	PersonDetails  *PersonDetails  `json:"personDetails,omitempty"`
+	CompanyDetails *CompanyDetails `json:"companyDetails,omitempty"`
+}
+
+// PersonDetails names a person.
+type PersonDetails struct {
+	FirstName string `json:"firstName"`
+	LastName  string `json:"lastName"`
+}
+
+// CompanyDetails names a company.
+type CompanyDetails struct {
+	Name string `json:"name"`
+}
+
+// validRequest is a body that passed validation: the session's fields and,
+// by the client source, the new client or the invitation token.
+type validRequest struct {
+	session    SessionRequest
+	client     *NewClient // signup
+	invitation string     // invitation
 }
 
 // fieldError is a 400 invalid_request; param is "" when no one field is at
@@ -47,70 +77,112 @@ func invalid(param, format string, args ...any) *fieldError {
 	return &fieldError{param: param, message: fmt.Sprintf(format, args...)}
 }
 
-var knownFields = []string{"clientId", "workflowTemplateId", "successUrl", "cancelUrl", "theme", "supportEmail", "shortUrl"}
+var knownFields = []string{"clientId", "client", "invitation", "workflowTemplateId", "successUrl", "cancelUrl", "theme", "supportEmail", "shortUrl"}
 
 // Validator checks a request body against the contract and the
 // configuration's allowlists.
 type Validator struct {
 	TemplateIDs     []string
 	RedirectOrigins OriginList
+	Source          ClientSource // "" is SourceRequest
 }
 
+// personFields are the fields that name the person to verify, each taken
+// by one client source only.
+var personFields = map[string]ClientSource{"clientId": SourceRequest, "client": SourceSignup, "invitation": SourceInvitation}
+
 // Validate decodes body, which must be exactly one JSON object with only
-// ComplyCube's workflow-session fields, and checks every field.
-func (v Validator) Validate(body []byte) (SessionRequest, *fieldError) {
+// ComplyCube's workflow-session fields (the person named the way the
+// client source takes), and checks every field.
+func (v Validator) Validate(body []byte) (validRequest, *fieldError) {
 	fields, ferr := decodeObject(body)
 	if ferr != nil {
-		return SessionRequest{}, ferr
+		return validRequest{}, ferr
 	}
-	var r SessionRequest
+	source := v.Source
+	if source == "" {
+		source = SourceRequest
+	}
+	var out validRequest
+	r := &out.session
 	var err *fieldError
-	if r.ClientID, err = idField(fields, "clientId", true); err != nil {
-		return r, err
+	for _, name := range knownFields {
+		if want, ok := personFields[name]; ok && want != source {
+			if _, present := fields[name]; present {
+				return out, invalid(name, "'%s' is not taken here: this endpoint names the person by '%s'", name, sourceField(source))
+			}
+		}
 	}
-	if r.WorkflowTemplateID, err = idField(fields, "workflowTemplateId", len(v.TemplateIDs) == 0); err != nil {
-		return r, err
+	switch source {
+	case SourceRequest:
+		if r.ClientID, err = idField(fields, "clientId", true); err != nil {
+			return out, err
+		}
+	case SourceSignup:
+		m, ok := fields["client"]
+		if !ok {
+			return out, invalid("client", "'client' is required")
+		}
+		if out.client, err = parseClient(m); err != nil {
+			return out, err
+		}
+	case SourceInvitation:
+		m, ok := fields["invitation"]
+		if !ok {
+			return out, invalid("invitation", "'invitation' is required")
+		}
+		if m.kind != '"' || m.str == "" || len(m.str) > MaxInvitationLength {
+			return out, invalidInvitation
+		}
+		out.invitation = m.str
+	}
+	// An invitation may name the template itself; whether one is missing
+	// is then known only once the token is read.
+	required := len(v.TemplateIDs) == 0 && source != SourceInvitation
+	if r.WorkflowTemplateID, err = idField(fields, "workflowTemplateId", required); err != nil {
+		return out, err
 	}
 	if len(v.TemplateIDs) > 0 {
 		if r.WorkflowTemplateID == "" {
 			r.WorkflowTemplateID = v.TemplateIDs[0]
 		} else if !slices.Contains(v.TemplateIDs, r.WorkflowTemplateID) {
-			return r, invalid("workflowTemplateId", "'workflowTemplateId' is not one this endpoint allows")
+			return out, invalid("workflowTemplateId", "'workflowTemplateId' is not one this endpoint allows")
 		}
 	}
 	if r.SuccessURL, err = v.urlField(fields, "successUrl"); err != nil {
-		return r, err
+		return out, err
 	}
 	if r.CancelURL, err = v.urlField(fields, "cancelUrl"); err != nil {
-		return r, err
+		return out, err
 	}
 	if m, ok := fields["theme"]; ok {
 		if m.kind != '"' || (m.str != "light" && m.str != "dark") {
-			return r, invalid("theme", "'theme' must be \"light\" or \"dark\"")
+			return out, invalid("theme", "'theme' must be \"light\" or \"dark\"")
 		}
 		r.Theme = m.str
 	}
 	if m, ok := fields["supportEmail"]; ok {
 		if m.kind != '"' || !validEmail(m.str) {
-			return r, invalid("supportEmail", "'supportEmail' must be one e-mail address of at most %d characters", maxEmailLength)
+			return out, invalid("supportEmail", "'supportEmail' must be one e-mail address of at most %d characters", maxEmailLength)
 		}
 		r.SupportEmail = m.str
 	}
 	if m, ok := fields["shortUrl"]; ok {
 		if m.kind != 't' && m.kind != 'f' {
-			return r, invalid("shortUrl", "'shortUrl' must be true or false")
+			return out, invalid("shortUrl", "'shortUrl' must be true or false")
 		}
 		b := m.kind == 't'
 		r.ShortURL = &b
 	}
-	return r, nil
+	return out, nil
 }
 
 // member is one member of the body object, as far as validation needs it.
 type member struct {
-	kind    jsontext.Kind // of the value: '"', 't', 'f', '[', '{', '0'
-	str     string        // the string, when kind is '"'
-	strings []string      // the items, when kind is '[' and every item is a string
+	kind    jsontext.Kind  // of the value: '"', 't', 'f', '[', '{', '0'
+	str     string         // the string, when kind is '"'
+	strings []string       // the items, when kind is '[' and every item is a string
+	object  jsontext.Value // the object, when kind is '{'
 }
 
 // decodeObject reads exactly one JSON object and returns its members, with
@@ -121,20 +193,31 @@ func decodeObject(body []byte) (map[string]member, *fieldError) {
 	if !utf8.Valid(body) {
 		return nil, invalid("", "the body is not valid UTF-8")
 	}
+	fields, ferr := decodeMembers(body, "", knownFields, "a workflow session request")
+	if ferr != nil && ferr.param == "" {
+		return nil, invalid("", "the body must be one JSON object")
+	}
+	return fields, ferr
+}
+
+// decodeMembers reads one JSON object of the names in known; prefix is
+// the object's path in the body ("" or "client."), for the param of an
+// error. An error with no param means the input is not one object.
+func decodeMembers(data []byte, prefix string, known []string, what string) (map[string]member, *fieldError) {
 	// Duplicates are allowed by the decoder so that the error can name them.
-	dec := jsontext.NewDecoder(bytes.NewReader(body), jsontext.AllowDuplicateNames(true))
-	fields := make(map[string]member, len(knownFields))
-	seen := make([]string, 0, len(knownFields))
+	dec := jsontext.NewDecoder(bytes.NewReader(data), jsontext.AllowDuplicateNames(true))
+	fields := make(map[string]member, len(known))
+	seen := make([]string, 0, len(known))
 	err := readMembers(dec, func(name string) error {
 		m, err := readMember(dec)
 		if err != nil {
 			return errNotObject
 		}
-		if !slices.Contains(knownFields, name) {
-			return invalid(name, "'%s' is not a field of a workflow session request", name)
+		if !slices.Contains(known, name) {
+			return invalid(prefix+name, "'%s%s' is not a field of %s", prefix, name, what)
 		}
 		if slices.Contains(seen, name) {
-			return invalid(name, "'%s' appears more than once", name)
+			return invalid(prefix+name, "'%s%s' appears more than once", prefix, name)
 		}
 		seen = append(seen, name)
 		if m.kind != 'n' {
@@ -147,7 +230,7 @@ func decodeObject(body []byte) (map[string]member, *fieldError) {
 	case errors.As(err, &ferr):
 		return nil, ferr
 	case err != nil:
-		return nil, invalid("", "the body must be one JSON object")
+		return nil, invalid("", "not one JSON object")
 	}
 	return fields, nil
 }
@@ -189,10 +272,107 @@ func readMember(dec *jsontext.Decoder) (member, error) {
 		}
 		_, err := dec.ReadToken()
 		return m, err
+	case '{':
+		v, err := dec.ReadValue()
+		m.object = v.Clone()
+		return m, err
 	default:
 		_, err := dec.ReadValue()
 		return m, err
 	}
+}
+
+// invalidInvitation is the one answer to any invitation that is refused,
+// whatever check failed, so that a caller learns nothing from it.
+var invalidInvitation = invalid("invitation", "'invitation' is not a valid invitation")
+
+// sourceField is the body field a client source names the person by.
+func sourceField(s ClientSource) string {
+	for name, src := range personFields {
+		if src == s {
+			return name
+		}
+	}
+	return ""
+}
+
+// parseClient checks the body's client: a person or a company in
+// ComplyCube's own shape, and nothing else.
+func parseClient(m member) (*NewClient, *fieldError) {
+	if m.kind != '{' {
+		return nil, invalid("client", "'client' must be an object with type, email and personDetails or companyDetails")
+	}
+	fields, ferr := decodeMembers(m.object, "client.", []string{"type", "email", "personDetails", "companyDetails"}, "a client")
+	if ferr != nil {
+		return nil, ferr
+	}
+	c := &NewClient{}
+	switch t := fields["type"]; {
+	case t.kind == 0:
+		return nil, invalid("client.type", "'client.type' is required")
+	case t.kind != '"' || (t.str != "person" && t.str != "company"):
+		return nil, invalid("client.type", "'client.type' must be \"person\" or \"company\"")
+	default:
+		c.Type = t.str
+	}
+	switch e := fields["email"]; {
+	case e.kind == 0:
+		return nil, invalid("client.email", "'client.email' is required")
+	case e.kind != '"' || !validEmail(e.str):
+		return nil, invalid("client.email", "'client.email' must be one e-mail address of at most %d characters", maxEmailLength)
+	default:
+		c.Email = e.str
+	}
+	details, other, names := "personDetails", "companyDetails", []string{"firstName", "lastName"}
+	if c.Type == "company" {
+		details, other, names = "companyDetails", "personDetails", []string{"name"}
+	}
+	if _, ok := fields[other]; ok {
+		return nil, invalid("client."+other, "'client.%s' is not a field of a %s", other, c.Type)
+	}
+	d, ok := fields[details]
+	if !ok {
+		return nil, invalid("client."+details, "'client.%s' is required", details)
+	}
+	if d.kind != '{' {
+		return nil, invalid("client."+details, "'client.%s' must be an object", details)
+	}
+	prefix := "client." + details + "."
+	inner, ferr := decodeMembers(d.object, prefix, names, "client."+details)
+	if ferr != nil {
+		return nil, ferr
+	}
+	got := make([]string, len(names))
+	for i, name := range names {
+		f, ok := inner[name]
+		if !ok {
+			return nil, invalid(prefix+name, "'%s%s' is required", prefix, name)
+		}
+		if f.kind != '"' || !validName(f.str) {
+			return nil, invalid(prefix+name, "'%s%s' must be 1 to %d characters, not only spaces, with no control characters", prefix, name, maxNameLength)
+		}
+		got[i] = f.str
+	}
+	if c.Type == "person" {
+		c.PersonDetails = &PersonDetails{FirstName: got[0], LastName: got[1]}
+	} else {
+		c.CompanyDetails = &CompanyDetails{Name: got[0]}
+	}
+	return c, nil
+}
+
+// validName: 1 to 100 characters, not all white space, no control
+// characters (a newline in a name would end up on ComplyCube's pages).
+func validName(s string) bool {
+	if strings.TrimSpace(s) == "" || utf8.RuneCountInString(s) > maxNameLength {
+		return false
+	}
+	for _, r := range s {
+		if unicode.IsControl(r) || r == utf8.RuneError {
+			return false
+		}
+	}
+	return true
 }
 
 func idField(fields map[string]member, name string, required bool) (string, *fieldError) {

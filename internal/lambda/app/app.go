@@ -39,7 +39,7 @@ func Build(ctx context.Context, cfg handler.Config, log *slog.Logger) (apigatewa
 	case cfg.SecretID != "":
 		fetcher = &lazySecretsManager{secretID: cfg.SecretID}
 	case cfg.APIKey != "":
-		fetcher = secret.Static(cfg.APIKey)
+		fetcher = secret.Static{APIKey: cfg.APIKey, InvitationKey: cfg.InvitationKey, WebhookSecret: cfg.WebhookSecret}
 	default:
 		return apigateway.Lambda{}, &handler.ConfigError{Variable: handler.EnvSecretID, Err: errors.New("is required (or " + handler.EnvAPIKey + " for local runs)")}
 	}
@@ -70,8 +70,8 @@ func Build(ctx context.Context, cfg handler.Config, log *slog.Logger) (apigatewa
 
 // The adapters implement the core's ports.
 var (
-	_ handler.KeySource      = (*secret.Cache)(nil)
-	_ handler.SessionCreator = (*complycube.Client)(nil)
+	_ handler.Secrets    = (*secret.Cache)(nil)
+	_ handler.ComplyCube = (*complycube.Client)(nil)
 )
 
 // lazySecretsManager builds the SDK client on first use, inside the bounded
@@ -82,15 +82,15 @@ type lazySecretsManager struct {
 	reader   *secret.SecretsManager
 }
 
-func (l *lazySecretsManager) FetchKey(ctx context.Context) (string, error) {
+func (l *lazySecretsManager) Fetch(ctx context.Context) (secret.Secret, error) {
 	if l.reader == nil {
 		awsCfg, err := config.LoadDefaultConfig(ctx)
 		if err != nil {
-			return "", fmt.Errorf("load AWS configuration: %w", err)
+			return secret.Secret{}, fmt.Errorf("load AWS configuration: %w", err)
 		}
 		l.reader = &secret.SecretsManager{Client: secretsmanager.NewFromConfig(awsCfg), SecretID: l.secretID}
 	}
-	return l.reader.FetchKey(ctx)
+	return l.reader.Fetch(ctx)
 }
 
 // FromEnv reads the configuration through getenv and builds the function.

@@ -1,10 +1,14 @@
-// Package complycube calls ComplyCube's "create a session via workflows"
-// endpoint, POST /v1/flow/sessions, and nothing else.
+// Package complycube calls ComplyCube's API: POST /v1/flow/sessions
+// ("create a session via workflows") and POST /v1/clients, and nothing
+// else.
 //
-// The client makes one call, retried once on a 5xx answer or a failed
-// connection when the caller's deadline leaves room. It never follows a
-// redirect (the API key must not travel to another host), bounds every
-// attempt by its own timeout and reads at most MaxResponseBytes of an answer.
+// A session call is retried once on a 5xx answer or a failed connection
+// when the caller's deadline leaves room. A client creation is retried only
+// when its request surely never reached ComplyCube (no connection was
+// made), so that a retry can never create a second client. The client never
+// follows a redirect (the API key must not travel to another host), bounds
+// every attempt by its own timeout and reads at most MaxResponseBytes of an
+// answer.
 package complycube
 
 import (
@@ -17,6 +21,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
 	"strings"
 	"time"
@@ -24,8 +29,12 @@ import (
 	"github.com/complycube-session/createsession/handler"
 )
 
-// SessionsPath is the endpoint the function calls.
-const SessionsPath = "/v1/flow/sessions"
+// The endpoints the function calls, without the trailing slash that the
+// official Node SDK adds (the PHP and Python SDKs send none).
+const (
+	SessionsPath = "/v1/flow/sessions"
+	ClientsPath  = "/v1/clients"
+)
 
 // MaxResponseBytes bounds what is read of an answer. ComplyCube's answers to
 // this call are a few hundred bytes; anything larger is treated as a fault.
@@ -46,7 +55,7 @@ type Response = handler.UpstreamResponse
 
 // Client calls ComplyCube.
 type Client struct {
-	endpoint string
+	base     string // the base URL, no trailing slash
 	http     *http.Client
 	prewarm  *prewarmDialer // nil when a proxy is in the way
 	timeout  time.Duration
@@ -87,7 +96,7 @@ func New(cfg Config) (*Client, error) {
 		prewarm.install(transport)
 	}
 	return &Client{
-		endpoint: strings.TrimRight(base, "/") + SessionsPath,
+		base:     strings.TrimRight(base, "/"),
 		prewarm:  prewarm,
 		http: &http.Client{
 			Transport: transport,
@@ -126,16 +135,33 @@ func (c *Client) Prewarm(ctx context.Context) (wait func() error) {
 	return c.prewarm.start(ctx)
 }
 
-// Endpoint is the URL the client posts to.
-func (c *Client) Endpoint() string { return c.endpoint }
+// Endpoint is the URL session calls post to.
+func (c *Client) Endpoint() string { return c.base + SessionsPath }
 
-// CreateFlowSession posts body (a JSON object) with apiKey. A non-nil error
-// means no usable HTTP answer: ErrTimeout, ErrResponseTooLarge, or a
-// connection failure.
+// CreateFlowSession posts body (a JSON object) to /v1/flow/sessions with
+// apiKey. A non-nil error means no usable HTTP answer: ErrTimeout,
+// ErrResponseTooLarge, or a connection failure. It is retried once on a
+// 5xx or a failed connection: a second session is harmless.
 func (c *Client) CreateFlowSession(ctx context.Context, apiKey string, body []byte) (Response, error) {
-	resp, err := c.attempt(ctx, apiKey, body)
+	return c.call(ctx, SessionsPath, apiKey, body, retryableSession)
+}
+
+// CreateClient posts body (a JSON object) to /v1/clients with apiKey. It
+// is retried only when the first attempt surely never reached ComplyCube:
+// after a 5xx, a reset or a timeout the client may exist, and a retry could
+// make a second one.
+func (c *Client) CreateClient(ctx context.Context, apiKey string, body []byte) (Response, error) {
+	return c.call(ctx, ClientsPath, apiKey, body, retryableClientCreation)
+}
+
+// retryPolicy decides whether an attempt's outcome may be retried.
+// connected reports whether the attempt got a connection to ComplyCube.
+type retryPolicy func(resp Response, err error, connected bool) bool
+
+func (c *Client) call(ctx context.Context, path, apiKey string, body []byte, retryable retryPolicy) (Response, error) {
+	resp, connected, err := c.attempt(ctx, path, apiKey, body)
 	resp.Attempts = 1
-	if !retryable(resp, err) {
+	if !retryable(resp, err, connected) {
 		return resp, err
 	}
 	wait := c.backoff()
@@ -147,12 +173,12 @@ func (c *Client) CreateFlowSession(ctx context.Context, apiKey string, body []by
 		return resp, err
 	case <-time.After(wait):
 	}
-	resp, err = c.attempt(ctx, apiKey, body)
+	resp, _, err = c.attempt(ctx, path, apiKey, body)
 	resp.Attempts = 2
 	return resp, err
 }
 
-func retryable(resp Response, err error) bool {
+func retryableSession(resp Response, err error, _ bool) bool {
 	if err != nil {
 		// A certificate that does not verify will not verify a moment later.
 		var certErr *tls.CertificateVerificationError
@@ -161,12 +187,23 @@ func retryable(resp Response, err error) bool {
 	return resp.Status >= 500
 }
 
-func (c *Client) attempt(ctx context.Context, apiKey string, body []byte) (Response, error) {
+// retryableClientCreation allows a retry only of an attempt that never got
+// a connection: its request cannot have reached ComplyCube. (Go's transport
+// itself re-sends a request on a reused connection only when it wrote
+// nothing of it.)
+func retryableClientCreation(resp Response, err error, connected bool) bool {
+	return err != nil && !connected && retryableSession(resp, err, connected)
+}
+
+// attempt makes one HTTP call; connected reports whether it got a
+// connection (after which the request may have reached ComplyCube).
+func (c *Client) attempt(ctx context.Context, path, apiKey string, body []byte) (resp Response, connected bool, err error) {
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.endpoint, bytes.NewReader(body))
+	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{GotConn: func(httptrace.GotConnInfo) { connected = true }})
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+path, bytes.NewReader(body))
 	if err != nil {
-		return Response{}, fmt.Errorf("build request: %w", err)
+		return Response{}, false, fmt.Errorf("build request: %w", err)
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "application/json")
@@ -174,17 +211,17 @@ func (c *Client) attempt(ctx context.Context, apiKey string, body []byte) (Respo
 	req.Header.Set("User-Agent", UserAgent)
 	res, err := c.http.Do(req)
 	if err != nil {
-		return Response{}, classify(ctx, "post "+SessionsPath, err)
+		return Response{}, connected, classify(ctx, "post "+path, err)
 	}
 	defer res.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(res.Body, MaxResponseBytes+1))
 	if err != nil {
-		return Response{Status: res.StatusCode}, classify(ctx, "read answer", err)
+		return Response{Status: res.StatusCode}, true, classify(ctx, "read answer", err)
 	}
 	if len(data) > MaxResponseBytes {
-		return Response{Status: res.StatusCode}, fmt.Errorf("%w: over %d bytes (status %d)", ErrResponseTooLarge, MaxResponseBytes, res.StatusCode)
+		return Response{Status: res.StatusCode}, true, fmt.Errorf("%w: over %d bytes (status %d)", ErrResponseTooLarge, MaxResponseBytes, res.StatusCode)
 	}
-	return Response{Status: res.StatusCode, Body: data, RetryAfter: res.Header.Get("Retry-After")}, nil
+	return Response{Status: res.StatusCode, Body: data, RetryAfter: res.Header.Get("Retry-After")}, true, nil
 }
 
 // classify turns a transport error into ErrTimeout when a deadline ran out.

@@ -201,3 +201,97 @@ func TestTimeoutIsNotRetried(t *testing.T) {
 		t.Error("the error names the endpoint's address")
 	}
 }
+
+// resetAfterReading reads the whole request, then resets the connection
+// without an answer: the request reached ComplyCube, which may have acted.
+func resetAfterReading(calls *atomic.Int32) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		io.ReadAll(r.Body)
+		conn, _, err := w.(http.Hijacker).Hijack()
+		if err != nil {
+			return
+		}
+		conn.(*net.TCPConn).SetLinger(0)
+		conn.Close()
+	}
+}
+
+// TestClientCreationIsNeverRetriedOnceSent: a client creation whose
+// request reached ComplyCube is not sent again, whatever came back (a
+// reset after the request was read, a 5xx, a timeout), so no second client
+// is made; the same faults on a session call are retried.
+func TestClientCreationIsNeverRetriedOnceSent(t *testing.T) {
+	faults := map[string]func(*atomic.Int32) http.HandlerFunc{
+		"reset after the request was read": resetAfterReading,
+		"500": func(calls *atomic.Int32) http.HandlerFunc {
+			return func(w http.ResponseWriter, r *http.Request) {
+				calls.Add(1)
+				io.ReadAll(r.Body)
+				w.WriteHeader(500)
+			}
+		},
+	}
+	for name, fault := range faults {
+		t.Run(name, func(t *testing.T) {
+			var calls atomic.Int32
+			srv, _ := countingServer(t, false, false, fault(&calls))
+			c, _ := New(Config{BaseURL: srv.URL})
+			res, err := c.CreateClient(context.Background(), "test_k", []byte(`{"type":"person"}`))
+			if calls.Load() != 1 || res.Attempts != 1 {
+				t.Errorf("client creation: %d requests reached the server, %d attempts (%v %+v); want 1", calls.Load(), res.Attempts, err, res)
+			}
+			calls.Store(0)
+			res, _ = c.CreateFlowSession(context.Background(), "test_k", []byte(`{}`))
+			if calls.Load() != 2 || res.Attempts != 2 {
+				t.Errorf("session call: %d requests, %d attempts; want the retry", calls.Load(), res.Attempts)
+			}
+		})
+	}
+	t.Run("timeout", func(t *testing.T) {
+		var calls atomic.Int32
+		srv, _ := countingServer(t, false, false, func(w http.ResponseWriter, r *http.Request) {
+			calls.Add(1)
+			io.ReadAll(r.Body)
+			<-r.Context().Done()
+		})
+		c, _ := New(Config{BaseURL: srv.URL, Timeout: 100 * time.Millisecond})
+		if _, err := c.CreateClient(context.Background(), "k", []byte(`{}`)); !errors.Is(err, ErrTimeout) || calls.Load() != 1 {
+			t.Errorf("%v after %d calls", err, calls.Load())
+		}
+	})
+}
+
+// TestClientCreationRetriedWhenNeverSent: when no connection could be
+// made, the request surely did not reach ComplyCube, and one retry is
+// made.
+func TestClientCreationRetriedWhenNeverSent(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // nothing listens there now: every dial is refused
+	c, _ := New(Config{BaseURL: "http://" + addr})
+	res, err := c.CreateClient(context.Background(), "k", []byte(`{}`))
+	if err == nil || res.Attempts != 2 {
+		t.Errorf("refused connection: %v, %d attempts; want a retry", err, res.Attempts)
+	}
+}
+
+// TestClientsPath: client creations go to /v1/clients with the key and
+// JSON content type.
+func TestClientsPath(t *testing.T) {
+	var got atomic.Value
+	srv, _ := countingServer(t, false, false, func(w http.ResponseWriter, r *http.Request) {
+		got.Store(r.Method + " " + r.URL.Path + " " + r.Header.Get("Authorization") + " " + r.Header.Get("Content-Type"))
+		io.WriteString(w, `{"id":"5eb04fcd0f3e360008035eb1"}`)
+	})
+	c, _ := New(Config{BaseURL: srv.URL + "/"})
+	if res, err := c.CreateClient(context.Background(), "test_k", []byte(`{}`)); err != nil || res.Status != 200 {
+		t.Fatal(err, res)
+	}
+	if got.Load() != "POST /v1/clients test_k application/json" {
+		t.Errorf("sent %v", got.Load())
+	}
+}

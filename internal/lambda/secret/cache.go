@@ -1,11 +1,13 @@
-// Package secret holds the ComplyCube API key for the function: where it is
-// read from (Secrets Manager, or the environment for local runs) and the rule
-// for reading it again.
+// Package secret holds the function's secret: the ComplyCube API key and,
+// when configured, the key that signs invitations and the secret ComplyCube
+// signs webhooks with; where it is read from (Secrets Manager, or the
+// environment for local runs) and the rule for reading it again.
 //
-// The key is read once while the function initialises. A failed read is not
-// fatal: requests ask again, at most once per MinInterval. When ComplyCube
-// rejects the key (401/403), Refresh reads it again, under the same limit, so
-// a rotated key is picked up without a redeploy and a flood of rejected calls
+// The secret is read once while the function initialises. A failed read is
+// not fatal: requests ask again, at most once per MinInterval. When
+// ComplyCube rejects the key (401/403), or an invitation's signature does
+// not verify, Refresh reads it again, under the same limit, so a rotated
+// value is picked up without a redeploy and a flood of rejected calls
 // cannot become a flood of Secrets Manager reads.
 package secret
 
@@ -17,14 +19,28 @@ import (
 	"time"
 )
 
-// Fetcher reads the API key from where it is kept.
-type Fetcher interface {
-	FetchKey(ctx context.Context) (string, error)
+// Secret is what the function keeps in its one secret.
+type Secret struct {
+	APIKey string
+	// InvitationKey signs invitations (HS256); "" when not configured.
+	InvitationKey string
+	// WebhookSecret is what ComplyCube signs webhooks with; "" when not
+	// configured.
+	WebhookSecret string
 }
 
-// ErrUnchanged is returned by Refresh when the key read again is the one that
-// was rejected, or when the key may not be read again yet.
-var ErrUnchanged = errors.New("api key unchanged")
+// Fetcher reads the secret from where it is kept.
+type Fetcher interface {
+	Fetch(ctx context.Context) (Secret, error)
+}
+
+// ErrUnchanged is returned by Refresh when the value read again is the one
+// that was rejected, or when the secret may not be read again yet.
+var ErrUnchanged = errors.New("secret value unchanged")
+
+// MinInvitationKeyBytes is the shortest invitation key accepted: HS256's
+// own output size, as RFC 7518 asks.
+const MinInvitationKeyBytes = 32
 
 // ErrThrottled wraps the last read error when a read is refused because the
 // previous attempt was less than MinInterval ago.
@@ -36,7 +52,7 @@ const (
 	DefaultMinInterval  = time.Second
 )
 
-// Cache keeps the key in memory and applies the read-again rule.
+// Cache keeps the secret in memory and applies the read-again rule.
 // It is safe for concurrent use; concurrent reads wait for one fetch.
 type Cache struct {
 	fetcher      Fetcher
@@ -45,7 +61,7 @@ type Cache struct {
 	now          func() time.Time
 
 	mu          sync.Mutex
-	key         string
+	secret      Secret // APIKey is "" until a read succeeded
 	lastAttempt time.Time
 	lastErr     error
 }
@@ -79,32 +95,90 @@ func (c *Cache) Load(ctx context.Context) error {
 	return c.fetchLocked(ctx)
 }
 
-// Key returns the cached key, or reads it if there is none and the last
-// attempt is old enough.
+// Key returns the cached API key, or reads the secret if there is none
+// and the last attempt is old enough.
 func (c *Cache) Key(ctx context.Context) (string, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.key != "" {
-		return c.key, nil
-	}
-	if !c.lastAttempt.IsZero() && c.now().Sub(c.lastAttempt) < c.minInterval {
-		return "", fmt.Errorf("%w: %w", ErrThrottled, c.lastErr)
-	}
-	if err := c.fetchLocked(ctx); err != nil {
-		return "", err
-	}
-	return c.key, nil
+	return c.value(ctx, apiKey)
 }
 
 // Refresh is called when upstream rejected the key `rejected`. It returns a
 // different key when one is known or can be read now, and ErrUnchanged (or
 // the read's error) otherwise.
 func (c *Cache) Refresh(ctx context.Context, rejected string) (string, error) {
+	return c.refresh(ctx, apiKey, rejected)
+}
+
+// InvitationKey returns the key that signs invitations.
+func (c *Cache) InvitationKey(ctx context.Context) ([]byte, error) {
+	k, err := c.value(ctx, invitationKey)
+	return []byte(k), err
+}
+
+// RefreshInvitationKey is called when an invitation's signature did not
+// verify with `rejected`; like Refresh, it returns a different key or an
+// error.
+func (c *Cache) RefreshInvitationKey(ctx context.Context, rejected []byte) ([]byte, error) {
+	k, err := c.refresh(ctx, invitationKey, string(rejected))
+	return []byte(k), err
+}
+
+// WebhookSecret returns the secret ComplyCube signs webhooks with.
+func (c *Cache) WebhookSecret(ctx context.Context) (string, error) {
+	return c.value(ctx, webhookSecret)
+}
+
+// RefreshWebhookSecret is called when a webhook's signature did not verify
+// with `rejected`; like Refresh, it returns a different secret or an error.
+func (c *Cache) RefreshWebhookSecret(ctx context.Context, rejected string) (string, error) {
+	return c.refresh(ctx, webhookSecret, rejected)
+}
+
+// field picks one value of the secret, or says why it is not usable.
+type field func(Secret) (string, error)
+
+func apiKey(s Secret) (string, error) { return s.APIKey, nil }
+
+func invitationKey(s Secret) (string, error) {
+	switch {
+	case s.InvitationKey == "":
+		return "", errors.New(`the secret holds no "invitationKey"`)
+	case len(s.InvitationKey) < MinInvitationKeyBytes:
+		return "", fmt.Errorf(`the secret's "invitationKey" is shorter than %d bytes`, MinInvitationKeyBytes)
+	}
+	return s.InvitationKey, nil
+}
+
+func webhookSecret(s Secret) (string, error) {
+	if s.WebhookSecret == "" {
+		return "", errors.New(`the secret holds no "webhookSecret"`)
+	}
+	return s.WebhookSecret, nil
+}
+
+// value returns f of the cached secret, reading the secret first when
+// there is none and the last attempt is old enough.
+func (c *Cache) value(ctx context.Context, f field) (string, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.key != "" && c.key != rejected {
-		// Another request already picked up the rotated key.
-		return c.key, nil
+	if c.secret.APIKey == "" {
+		if !c.lastAttempt.IsZero() && c.now().Sub(c.lastAttempt) < c.minInterval {
+			return "", fmt.Errorf("%w: %w", ErrThrottled, c.lastErr)
+		}
+		if err := c.fetchLocked(ctx); err != nil {
+			return "", err
+		}
+	}
+	return f(c.secret)
+}
+
+// refresh returns a value of f other than rejected: the cached one when
+// another request already picked up a rotation, else one read now if the
+// interval allows.
+func (c *Cache) refresh(ctx context.Context, f field, rejected string) (string, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if v, err := f(c.secret); err == nil && c.secret.APIKey != "" && v != rejected {
+		return v, nil
 	}
 	if !c.lastAttempt.IsZero() && c.now().Sub(c.lastAttempt) < c.minInterval {
 		return "", ErrUnchanged
@@ -112,26 +186,30 @@ func (c *Cache) Refresh(ctx context.Context, rejected string) (string, error) {
 	if err := c.fetchLocked(ctx); err != nil {
 		return "", err
 	}
-	if c.key == rejected {
+	v, err := f(c.secret)
+	if err != nil {
+		return "", err
+	}
+	if v == rejected {
 		return "", ErrUnchanged
 	}
-	return c.key, nil
+	return v, nil
 }
 
 func (c *Cache) fetchLocked(ctx context.Context) error {
 	c.lastAttempt = c.now()
 	ctx, cancel := context.WithTimeout(ctx, c.fetchTimeout)
 	defer cancel()
-	key, err := c.fetcher.FetchKey(ctx)
-	if err == nil && key == "" {
+	sec, err := c.fetcher.Fetch(ctx)
+	if err == nil && sec.APIKey == "" {
 		err = errors.New("api key is empty")
 	}
 	c.lastErr = err
 	if err != nil {
-		// A failed read keeps the key we had: a Secrets Manager outage must
-		// not take down an instance that already holds a working key.
+		// A failed read keeps the secret we had: a Secrets Manager outage
+		// must not take down an instance that already holds a working key.
 		return err
 	}
-	c.key = key
+	c.secret = sec
 	return nil
 }

@@ -19,12 +19,12 @@ type scripted struct {
 	reads int
 }
 
-func (s *scripted) FetchKey(ctx context.Context) (string, error) {
+func (s *scripted) Fetch(ctx context.Context) (secret.Secret, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	i := min(s.reads, len(s.keys)-1)
 	s.reads++
-	return s.keys[i], s.errs[i]
+	return secret.Secret{APIKey: s.keys[i]}, s.errs[i]
 }
 
 type clock struct{ t time.Time }
@@ -114,7 +114,10 @@ func TestCacheFetchTimeout(t *testing.T) {
 
 type fetchFunc func(context.Context) (string, error)
 
-func (f fetchFunc) FetchKey(ctx context.Context) (string, error) { return f(ctx) }
+func (f fetchFunc) Fetch(ctx context.Context) (secret.Secret, error) {
+	k, err := f(ctx)
+	return secret.Secret{APIKey: k}, err
+}
 
 func TestParseKey(t *testing.T) {
 	good := map[string]string{
@@ -138,5 +141,73 @@ func TestParseKey(t *testing.T) {
 	// The error never quotes the secret.
 	if _, err := secret.ParseKey(`{"key":"test_SHOULD_NOT_APPEAR"}`); err == nil || strings.Contains(err.Error(), "SHOULD_NOT_APPEAR") {
 		t.Errorf("error quotes the secret: %v", err)
+	}
+}
+
+// multi returns whole secrets in order, and counts the reads.
+type multi struct {
+	mu      sync.Mutex
+	secrets []secret.Secret
+	reads   int
+}
+
+func (m *multi) Fetch(context.Context) (secret.Secret, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	s := m.secrets[min(m.reads, len(m.secrets)-1)]
+	m.reads++
+	return s, nil
+}
+
+// TestInvitationKeyRules: the invitation key comes from the same secret,
+// must be at least 32 bytes, and is read again on a failed signature at
+// most once a second, like the API key.
+func TestInvitationKeyRules(t *testing.T) {
+	old := strings.Repeat("o", 32)
+	rotated := strings.Repeat("r", 48)
+	f := &multi{secrets: []secret.Secret{{APIKey: "k", InvitationKey: old}, {APIKey: "k", InvitationKey: rotated}}}
+	c := &clock{t: time.Unix(1e9, 0)}
+	cache := secret.NewCache(f, secret.WithClock(c.now))
+	ctx := context.Background()
+	if err := cache.Load(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if k, err := cache.InvitationKey(ctx); err != nil || string(k) != old {
+		t.Fatalf("InvitationKey: %q %v", k, err)
+	}
+	// Within a second of the last read: no read, unchanged.
+	if _, err := cache.RefreshInvitationKey(ctx, []byte(old)); !errors.Is(err, secret.ErrUnchanged) || f.reads != 1 {
+		t.Fatalf("refresh within a second: %v, %d reads", err, f.reads)
+	}
+	c.advance(time.Second)
+	if k, err := cache.RefreshInvitationKey(ctx, []byte(old)); err != nil || string(k) != rotated || f.reads != 2 {
+		t.Fatalf("refresh after a second: %q %v, %d reads", k, err, f.reads)
+	}
+	// Another request that still holds the old key gets the new one with no read.
+	if k, err := cache.RefreshInvitationKey(ctx, []byte(old)); err != nil || string(k) != rotated || f.reads != 2 {
+		t.Fatalf("second refresh: %q %v, %d reads", k, err, f.reads)
+	}
+
+	short := secret.NewCache(&multi{secrets: []secret.Secret{{APIKey: "k", InvitationKey: "too-short"}}})
+	if _, err := short.InvitationKey(ctx); err == nil || !strings.Contains(err.Error(), "shorter than 32 bytes") {
+		t.Errorf("a short invitation key: %v", err)
+	}
+	none := secret.NewCache(&multi{secrets: []secret.Secret{{APIKey: "k"}}})
+	if _, err := none.InvitationKey(ctx); err == nil || strings.Contains(err.Error(), "k") && !strings.Contains(err.Error(), "invitationKey") {
+		t.Errorf("no invitation key: %v", err)
+	}
+}
+
+func TestParseSecretJSON(t *testing.T) {
+	s, err := secret.Parse(`{"apiKey":"test_a","invitationKey":"` + strings.Repeat("i", 40) + `","webhookSecret":"whsec","other":1}`)
+	if err != nil || s.APIKey != "test_a" || len(s.InvitationKey) != 40 || s.WebhookSecret != "whsec" {
+		t.Fatalf("%+v %v", s, err)
+	}
+	for _, bad := range []string{`{"apiKey":"a","invitationKey":5}`, `{"apiKey":"a","webhookSecret":""}`, `{"apiKey":"a","invitationKey":"has space inside it"}`} {
+		if _, err := secret.Parse(bad); err == nil {
+			t.Errorf("%s accepted", bad)
+		} else if strings.Contains(err.Error(), "space inside") {
+			t.Errorf("the error quotes the secret: %v", err)
+		}
 	}
 }

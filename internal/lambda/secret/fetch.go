@@ -10,15 +10,15 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 )
 
-// Static is a Fetcher for a key given in the environment (local runs).
-type Static string
+// Static is a Fetcher for a secret given in the environment (local runs).
+type Static Secret
 
-// FetchKey returns the key.
-func (s Static) FetchKey(context.Context) (string, error) {
-	if s == "" {
-		return "", errors.New("api key is empty")
+// Fetch returns the secret.
+func (s Static) Fetch(context.Context) (Secret, error) {
+	if s.APIKey == "" {
+		return Secret{}, errors.New("api key is empty")
 	}
-	return string(s), nil
+	return Secret(s), nil
 }
 
 // GetSecretValueAPI is the one Secrets Manager call the function makes.
@@ -26,59 +26,77 @@ type GetSecretValueAPI interface {
 	GetSecretValue(ctx context.Context, in *secretsmanager.GetSecretValueInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error)
 }
 
-// SecretsManager reads the key from one secret.
+// SecretsManager reads the secret from one Secrets Manager secret.
 type SecretsManager struct {
 	Client   GetSecretValueAPI
 	SecretID string
 }
 
-// FetchKey reads the secret's current version and extracts the key.
-func (s SecretsManager) FetchKey(ctx context.Context) (string, error) {
+// Fetch reads the secret's current version and parses it.
+func (s SecretsManager) Fetch(ctx context.Context) (Secret, error) {
 	out, err := s.Client.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: &s.SecretID})
 	if err != nil {
-		return "", fmt.Errorf("read secret %s: %w", s.SecretID, err)
+		return Secret{}, fmt.Errorf("read secret %s: %w", s.SecretID, err)
 	}
 	if out.SecretString == nil {
-		return "", fmt.Errorf("read secret %s: it has no SecretString (binary secrets are not supported)", s.SecretID)
+		return Secret{}, fmt.Errorf("read secret %s: it has no SecretString (binary secrets are not supported)", s.SecretID)
 	}
-	key, err := ParseKey(*out.SecretString)
+	sec, err := Parse(*out.SecretString)
 	if err != nil {
-		return "", fmt.Errorf("read secret %s: %w", s.SecretID, err)
+		return Secret{}, fmt.Errorf("read secret %s: %w", s.SecretID, err)
 	}
-	return key, nil
+	return sec, nil
 }
 
-// ParseKey extracts the key from a SecretString: either the bare key, or a
-// JSON object whose "apiKey" field holds it. Errors never quote the secret.
+// ParseKey extracts the API key from a SecretString (see Parse).
 func ParseKey(secretString string) (string, error) {
+	s, err := Parse(secretString)
+	return s.APIKey, err
+}
+
+// Parse reads a SecretString: either the bare API key, or a JSON object
+// whose "apiKey" field holds it, with optional "invitationKey" and
+// "webhookSecret" strings beside it. Errors never quote the secret.
+func Parse(secretString string) (Secret, error) {
 	s := strings.TrimSpace(secretString)
 	if s == "" {
-		return "", errors.New("secret is empty")
+		return Secret{}, errors.New("secret is empty")
 	}
 	if !strings.HasPrefix(s, "{") {
 		if strings.ContainsAny(s, " \t\r\n\"") {
-			return "", errors.New("secret is neither a bare key nor a JSON object")
+			return Secret{}, errors.New("secret is neither a bare key nor a JSON object")
 		}
-		return s, nil
+		return Secret{APIKey: s}, nil
 	}
 	var obj map[string]json.RawMessage
 	if err := json.Unmarshal([]byte(s), &obj); err != nil {
-		return "", errors.New("secret starts with '{' but is not a JSON object")
+		return Secret{}, errors.New("secret starts with '{' but is not a JSON object")
 	}
-	raw, ok := obj["apiKey"]
-	if !ok {
-		return "", errors.New(`secret JSON has no "apiKey" field`)
+	var sec Secret
+	for _, f := range []struct {
+		name     string
+		into     *string
+		required bool
+	}{{"apiKey", &sec.APIKey, true}, {"invitationKey", &sec.InvitationKey, false}, {"webhookSecret", &sec.WebhookSecret, false}} {
+		raw, ok := obj[f.name]
+		if !ok {
+			if f.required {
+				return Secret{}, fmt.Errorf(`secret JSON has no %q field`, f.name)
+			}
+			continue
+		}
+		var v string
+		if err := json.Unmarshal(raw, &v); err != nil {
+			return Secret{}, fmt.Errorf(`secret JSON %q is not a string`, f.name)
+		}
+		v = strings.TrimSpace(v)
+		if v == "" {
+			return Secret{}, fmt.Errorf(`secret JSON %q is empty`, f.name)
+		}
+		if strings.ContainsAny(v, " \t\r\n") {
+			return Secret{}, fmt.Errorf(`secret JSON %q contains white space`, f.name)
+		}
+		*f.into = v
 	}
-	var key string
-	if err := json.Unmarshal(raw, &key); err != nil {
-		return "", errors.New(`secret JSON "apiKey" is not a string`)
-	}
-	key = strings.TrimSpace(key)
-	if key == "" {
-		return "", errors.New(`secret JSON "apiKey" is empty`)
-	}
-	if strings.ContainsAny(key, " \t\r\n") {
-		return "", errors.New(`secret JSON "apiKey" contains white space`)
-	}
-	return key, nil
+	return sec, nil
 }

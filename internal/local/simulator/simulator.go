@@ -1,7 +1,11 @@
-// Package simulator is a local ComplyCube: it answers POST /v1/flow/sessions
-// as ComplyCube documents it (see shared COMPLYCUBE.md) and hosts a small
-// verification page of its own, so the whole flow runs on one machine with
-// no keys and no network. The dev server and the tests use it.
+// Package simulator is a local ComplyCube: it answers POST /v1/clients and
+// POST /v1/flow/sessions as ComplyCube documents them (see shared
+// COMPLYCUBE.md: the paths with and without the trailing slash the official
+// Node SDK sends, the documented error bodies, 429 above a rate limit) and
+// hosts a small verification page of its own, so the whole flow runs on one
+// machine with no keys and no network. The dev server, the tests and the
+// benchmark use it; internal/local/simulator's SDK test checks it against
+// ComplyCube's official Node SDK.
 package simulator
 
 import (
@@ -9,13 +13,17 @@ import (
 	"embed"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"html/template"
+	"io"
+	"math"
 	mathrand "math/rand/v2"
 	"mime"
 	"net"
 	"net/http"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -25,8 +33,23 @@ import (
 // DefaultKey is the sandbox key the simulator accepts when none is given.
 const DefaultKey = "test_simulator_key"
 
-// maxSessions bounds the sessions kept in memory; the oldest go first.
+// maxSessions bounds the sessions (and clients) kept in memory; the oldest
+// go first.
 const maxSessions = 10000
+
+// maxRecorded bounds the API requests kept for Recorded.
+const maxRecorded = 1000
+
+// DefaultRate is ComplyCube's rate limit for sandbox keys, in requests a
+// second; the dev server applies it unless told otherwise.
+const DefaultRate = 5
+
+// ComplyCube's documented error texts (shared COMPLYCUBE.md).
+const (
+	msgUnauthorized = "The 'Authorization' header is invalid"
+	msgRateLimit    = "You have exceeded the rate limit prescribed to your plan"
+	msgInternal     = "An error has occurred, try your request again. If you still keep getting this error, please get in touch with Support."
+)
 
 //go:embed page.html
 var pageFS embed.FS
@@ -44,16 +67,45 @@ type Session struct {
 	SupportEmail       string
 }
 
+// Client is one client created through POST /v1/clients.
+type Client struct {
+	ID    string `json:"id"`
+	Type  string `json:"type"`
+	Email string `json:"email"`
+	// PersonDetails or CompanyDetails, as sent.
+	PersonDetails  map[string]string `json:"personDetails,omitempty"`
+	CompanyDetails map[string]string `json:"companyDetails,omitempty"`
+	CreatedAt      string            `json:"createdAt"`
+	UpdatedAt      string            `json:"updatedAt"`
+}
+
+// Recorded is one API request as the simulator received it.
+type Recorded struct {
+	Method string
+	Path   string
+	Header http.Header
+	Body   []byte
+}
+
 // Simulator is an http.Handler. Create it with New.
 type Simulator struct {
 	keys      []string
 	publicURL string
 
-	mu       sync.Mutex
-	sessions map[string]*Session
-	order    []string
+	mu          sync.Mutex
+	sessions    map[string]*Session
+	order       []string
+	clients     map[string]*Client
+	clientOrder []string
+	recorded    []Recorded
 
 	requests atomic.Int64
+
+	// rate limit: a token bucket of rate tokens a second, rate deep; 0 is
+	// no limit.
+	rate       float64
+	tokens     float64
+	lastRefill time.Time
 
 	faultRate  float64       // share of API calls that fail, 0 to 1
 	faultDelay time.Duration // how long a "slow" fault waits
@@ -94,9 +146,9 @@ func (s *Simulator) injectFault(w http.ResponseWriter, r *http.Request) bool {
 			conn.Close()
 			return true
 		}
-		apiError(w, http.StatusInternalServerError, "internal_server_error", "Simulated failure.", "")
+		apiError(w, http.StatusInternalServerError, "internal_server_error", msgInternal, "")
 	case Fault500:
-		apiError(w, http.StatusInternalServerError, "internal_server_error", "Simulated failure.", "")
+		apiError(w, http.StatusInternalServerError, "internal_server_error", msgInternal, "")
 	case FaultSlow:
 		select {
 		case <-time.After(s.faultDelay):
@@ -114,7 +166,52 @@ func New(publicURL string, keys ...string) *Simulator {
 	if len(keys) == 0 {
 		keys = []string{DefaultKey}
 	}
-	return &Simulator{keys: keys, publicURL: strings.TrimRight(publicURL, "/"), sessions: map[string]*Session{}}
+	return &Simulator{keys: keys, publicURL: strings.TrimRight(publicURL, "/"), sessions: map[string]*Session{}, clients: map[string]*Client{}}
+}
+
+// SetRateLimit makes the simulator answer 429 rate_limit_exceeded, with
+// Retry-After, to API calls above perSecond a second (ComplyCube's limits:
+// 5 for sandbox keys, 10 for live ones). 0, the default of New, is no
+// limit. Set it before serving.
+func (s *Simulator) SetRateLimit(perSecond float64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.rate, s.tokens, s.lastRefill = perSecond, perSecond, time.Time{}
+}
+
+// allow takes a token from the bucket, or says how long until one is free.
+func (s *Simulator) allow() (ok bool, retryAfter time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.rate <= 0 {
+		return true, 0
+	}
+	now := time.Now()
+	if !s.lastRefill.IsZero() {
+		s.tokens = min(s.rate, s.tokens+now.Sub(s.lastRefill).Seconds()*s.rate)
+	}
+	s.lastRefill = now
+	if s.tokens >= 1 {
+		s.tokens--
+		return true, 0
+	}
+	return false, time.Duration((1 - s.tokens) / s.rate * float64(time.Second))
+}
+
+// Recorded returns the last API requests received (at most 1000), oldest
+// first.
+func (s *Simulator) Recorded() []Recorded {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Recorded(nil), s.recorded...)
+}
+
+// Client returns a created client by ID.
+func (s *Simulator) Client(id string) (*Client, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c, ok := s.clients[id]
+	return c, ok
 }
 
 // SetPublicURL changes the base of redirect URLs (when the port is known
@@ -136,15 +233,49 @@ func (s *Simulator) Session(token string) (*Session, bool) {
 	return ss, ok
 }
 
-// ServeHTTP routes the API and the hosted page.
+// ServeHTTP routes the API and the hosted page. The API paths are taken
+// with and without a trailing slash, as ComplyCube takes them (the
+// official Node SDK adds one).
 func (s *Simulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	switch {
-	case r.URL.Path == "/v1/flow/sessions":
+	switch path := strings.TrimSuffix(r.URL.Path, "/"); {
+	case path == "/v1/flow/sessions" || path == "/v1/clients":
 		s.requests.Add(1)
+		body, tooLarge := s.record(w, r)
 		if s.injectFault(w, r) {
 			return
 		}
-		s.createSession(w, r)
+		if ok, wait := s.allow(); !ok {
+			w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
+			apiError(w, http.StatusTooManyRequests, "rate_limit_exceeded", msgRateLimit, "")
+			return
+		}
+		if r.Method != http.MethodPost {
+			w.Header().Set("Allow", http.MethodPost)
+			apiError(w, http.StatusMethodNotAllowed, "method_not_allowed", "Only POST is supported.", "")
+			return
+		}
+		if !s.authorized(r.Header.Get("Authorization")) {
+			apiError(w, http.StatusUnauthorized, "unauthorized", msgUnauthorized, "")
+			return
+		}
+		if tooLarge {
+			apiError(w, http.StatusRequestEntityTooLarge, "request_too_large", "The request is too large.", "")
+			return
+		}
+		if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/json" {
+			apiError(w, http.StatusBadRequest, "invalid_request", "Content-Type must be application/json.", "")
+			return
+		}
+		var fields map[string]json.RawMessage
+		if err := json.Unmarshal(body, &fields); err != nil || fields == nil {
+			apiError(w, http.StatusBadRequest, "invalid_request", "The body is not a JSON object.", "")
+			return
+		}
+		if path == "/v1/clients" {
+			s.createClient(w, fields)
+		} else {
+			s.createSession(w, fields)
+		}
 	case strings.HasPrefix(r.URL.Path, "/session/") && (r.Method == http.MethodGet || r.Method == http.MethodHead):
 		s.hostedPage(w, r, strings.TrimPrefix(r.URL.Path, "/session/"))
 	case strings.HasPrefix(r.URL.Path, "/v1/"):
@@ -154,36 +285,31 @@ func (s *Simulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// maxAPIBody is the largest API body the simulator reads.
+const maxAPIBody = 64 << 10
+
+// record reads the body (up to maxAPIBody) and keeps the request for
+// Recorded.
+func (s *Simulator) record(w http.ResponseWriter, r *http.Request) (body []byte, tooLarge bool) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxAPIBody))
+	var mbe *http.MaxBytesError
+	tooLarge = errors.As(err, &mbe)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.recorded = append(s.recorded, Recorded{Method: r.Method, Path: r.URL.Path, Header: r.Header.Clone(), Body: body})
+	if len(s.recorded) > maxRecorded {
+		s.recorded = s.recorded[len(s.recorded)-maxRecorded:]
+	}
+	return body, tooLarge
+}
+
 var (
 	clientIDPattern = regexp.MustCompile(`^[0-9a-f]{24}$`)
 	templatePattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,128}$`)
 	knownFields     = map[string]bool{"clientId": true, "workflowTemplateId": true, "successUrl": true, "cancelUrl": true, "theme": true, "supportEmail": true, "shortUrl": true}
 )
 
-func (s *Simulator) createSession(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodPost {
-		w.Header().Set("Allow", http.MethodPost)
-		apiError(w, http.StatusMethodNotAllowed, "method_not_allowed", "Only POST is supported.", "")
-		return
-	}
-	if !s.authorized(r.Header.Get("Authorization")) {
-		apiError(w, http.StatusUnauthorized, "unauthorized", "The API key is invalid.", "")
-		return
-	}
-	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/json" {
-		apiError(w, http.StatusBadRequest, "invalid_request", "Content-Type must be application/json.", "")
-		return
-	}
-	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
-	var fields map[string]json.RawMessage
-	if err := json.NewDecoder(r.Body).Decode(&fields); err != nil || fields == nil {
-		if _, ok := err.(*http.MaxBytesError); ok {
-			apiError(w, http.StatusRequestEntityTooLarge, "request_too_large", "The request is too large.", "")
-			return
-		}
-		apiError(w, http.StatusBadRequest, "invalid_request", "The body is not a JSON object.", "")
-		return
-	}
+func (s *Simulator) createSession(w http.ResponseWriter, fields map[string]json.RawMessage) {
 	for name := range fields {
 		if !knownFields[name] {
 			apiError(w, http.StatusBadRequest, "invalid_request", "'"+name+"' is not allowed", name)
@@ -221,8 +347,12 @@ func (s *Simulator) createSession(w http.ResponseWriter, r *http.Request) {
 		}
 		return true
 	}
-	if !str("clientId", true, clientIDPattern.MatchString) ||
-		!str("workflowTemplateId", true, templatePattern.MatchString) ||
+	if !str("clientId", true, clientIDPattern.MatchString) {
+		return
+	}
+	// A client this simulator created, or an ID of the right form (a client
+	// made elsewhere, as in request mode).
+	if !str("workflowTemplateId", true, templatePattern.MatchString) ||
 		!str("successUrl", true, isWebURL) ||
 		!str("cancelUrl", true, isWebURL) ||
 		!str("theme", false, func(v string) bool { return v == "light" || v == "dark" }) ||
@@ -304,4 +434,92 @@ func (s *Simulator) hostedPage(w http.ResponseWriter, r *http.Request, token str
 	}
 	dark := ss.Theme == "dark" || r.URL.Query().Get("theme") == "dark"
 	page.Execute(w, map[string]any{"S": ss, "Dark": dark})
+}
+
+// clientFields are the client fields the simulator takes: the ones the
+// function sends and the few other documented ones.
+var clientFields = map[string]bool{"type": true, "email": true, "mobile": true, "telephone": true, "externalId": true, "joinedDate": true, "personDetails": true, "companyDetails": true}
+
+// createClient answers POST /v1/clients as ComplyCube does: the client
+// object, with a new 24-hex ID.
+func (s *Simulator) createClient(w http.ResponseWriter, fields map[string]json.RawMessage) {
+	for name := range fields {
+		if !clientFields[name] {
+			apiError(w, http.StatusBadRequest, "invalid_request", "'"+name+"' is not allowed", name)
+			return
+		}
+	}
+	str := func(m map[string]json.RawMessage, param, name string) (string, bool) {
+		raw, ok := m[name]
+		if !ok || string(raw) == "null" {
+			apiError(w, http.StatusBadRequest, "invalid_request", "'"+param+"' is required", param)
+			return "", false
+		}
+		var v string
+		if json.Unmarshal(raw, &v) != nil || strings.TrimSpace(v) == "" || len(v) > 254 {
+			apiError(w, http.StatusBadRequest, "invalid_request", "'"+param+"' is invalid", param)
+			return "", false
+		}
+		return v, true
+	}
+	c := &Client{}
+	var ok bool
+	if c.Type, ok = str(fields, "type", "type"); !ok {
+		return
+	}
+	if c.Type != "person" && c.Type != "company" {
+		apiError(w, http.StatusBadRequest, "invalid_request", "'type' is invalid", "type")
+		return
+	}
+	if c.Email, ok = str(fields, "email", "email"); !ok {
+		return
+	}
+	if strings.Count(c.Email, "@") != 1 || strings.HasPrefix(c.Email, "@") || strings.HasSuffix(c.Email, "@") {
+		apiError(w, http.StatusBadRequest, "invalid_request", "'email' is invalid", "email")
+		return
+	}
+	details, need := "personDetails", []string{"firstName", "lastName"}
+	if c.Type == "company" {
+		details, need = "companyDetails", []string{"name"}
+	}
+	var inner map[string]json.RawMessage
+	if raw, present := fields[details]; !present || json.Unmarshal(raw, &inner) != nil || inner == nil {
+		apiError(w, http.StatusBadRequest, "invalid_request", "'"+details+"' is required", details)
+		return
+	}
+	got := map[string]string{}
+	for _, name := range need {
+		v, ok := str(inner, details+"."+name, name)
+		if !ok {
+			return
+		}
+		got[name] = v
+	}
+	if c.Type == "person" {
+		c.PersonDetails = got
+	} else {
+		c.CompanyDetails = got
+	}
+	c.ID = newClientID()
+	c.CreatedAt = time.Now().UTC().Format("2006-01-02T15:04:05.000Z")
+	c.UpdatedAt = c.CreatedAt
+	s.mu.Lock()
+	s.clients[c.ID] = c
+	s.clientOrder = append(s.clientOrder, c.ID)
+	if len(s.clientOrder) > maxSessions {
+		delete(s.clients, s.clientOrder[0])
+		s.clientOrder = s.clientOrder[1:]
+	}
+	s.mu.Unlock()
+	body, _ := json.Marshal(c)
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	w.Write(body)
+}
+
+// newClientID returns an ID of ComplyCube's form: 24 lowercase hex.
+func newClientID() string {
+	b := make([]byte, 12)
+	rand.Read(b)
+	return hex.EncodeToString(b)
 }

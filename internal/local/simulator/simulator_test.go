@@ -64,9 +64,9 @@ func TestAPI(t *testing.T) {
 		status               int
 		want                 string
 	}{
-		{"no Authorization", "", "application/json", valid, 401, `{"type":"unauthorized","message":"The API key is invalid."}`},
-		{"Bearer prefix is not ComplyCube's scheme", "Bearer " + key, "application/json", valid, 401, `{"type":"unauthorized","message":"The API key is invalid."}`},
-		{"wrong key", "test_other", "application/json", valid, 401, `{"type":"unauthorized","message":"The API key is invalid."}`},
+		{"no Authorization", "", "application/json", valid, 401, `{"type":"unauthorized","message":"The 'Authorization' header is invalid"}`},
+		{"Bearer prefix is not ComplyCube's scheme", "Bearer " + key, "application/json", valid, 401, `{"type":"unauthorized","message":"The 'Authorization' header is invalid"}`},
+		{"wrong key", "test_other", "application/json", valid, 401, `{"type":"unauthorized","message":"The 'Authorization' header is invalid"}`},
 		{"not JSON", key, "text/plain", valid, 400, `{"type":"invalid_request","message":"Content-Type must be application/json."}`},
 		{"body not an object", key, "application/json", `[1]`, 400, `{"type":"invalid_request","message":"The body is not a JSON object."}`},
 		{"clientId missing", key, "application/json", withField("clientId", ""), 400, `{"type":"invalid_request","message":"'clientId' is required","param":"clientId"}`},
