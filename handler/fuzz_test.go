@@ -2,11 +2,16 @@ package handler_test
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 
@@ -57,8 +62,12 @@ func (c *cannedUpstream) CreateClient(_ context.Context, key string, body []byte
 }
 
 func fuzzHandler(t testing.TB, up *cannedUpstream, origins string) apigateway.Lambda {
+	return fuzzHandlerFor(t, up, origins, handler.SourceRequest)
+}
+
+func fuzzHandlerFor(t testing.TB, up *cannedUpstream, origins string, source handler.ClientSource) apigateway.Lambda {
 	cfg, err := handler.LoadConfig(func(k string) string {
-		return map[string]string{"ALLOWED_ORIGINS": origins, "WORKFLOW_TEMPLATE_IDS": ""}[k]
+		return map[string]string{"ALLOWED_ORIGINS": origins, "WORKFLOW_TEMPLATE_IDS": "", "CLIENT_SOURCE": string(source)}[k]
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -103,24 +112,39 @@ func checkAnswer(t *testing.T, out []byte, err error) events.APIGatewayV2HTTPRes
 	return resp
 }
 
+// fuzzSources are the client sources FuzzRequest runs under, by its
+// source argument modulo 3.
+var fuzzSources = []handler.ClientSource{handler.SourceRequest, handler.SourceSignup, handler.SourceInvitation}
+
 // FuzzRequest feeds arbitrary methods, headers and bodies through event
-// decoding and validation. No input may panic, produce a Lambda error, a
-// non-JSON answer, or a call to ComplyCube with a body that is not JSON.
+// decoding and validation, under each client source. No input may panic,
+// produce a Lambda error, a non-JSON answer, or a call to ComplyCube with
+// a body that is not JSON; a 4xx calls nothing; a 200 made exactly the
+// calls its source makes.
 func FuzzRequest(f *testing.F) {
-	f.Add("POST", "application/json", allowed, []byte(validBody), false)
-	f.Add("POST", "application/json; charset=utf-8", "", []byte(`{"clientId":"a","workflowTemplateId":"b","successUrl":["https://app.example.com/"],"cancelUrl":"https://app.example.com/x","theme":"dark","supportEmail":"a@b.example","shortUrl":true}`), false)
-	f.Add("OPTIONS", "", allowed, []byte(nil), false)
-	f.Add("POST", "application/json", "https://evil.example", []byte(validBody), false)
-	f.Add("POST", "application/json", "", []byte(`eyJjbGllbnRJZCI6bnVsbH0=`), true)
-	f.Add("POST", "application/json", "", []byte(`{"clientId":"x","clientId":"y"}`), false)
-	f.Add("POST", "application/json", "", []byte(`{"successUrl":"https://app.example.com@evil.example/"}`), false)
-	f.Add("POST", "application/json", "", []byte(strings.Repeat("[", 5000)), false)
-	f.Add("POST", "text/plain", allowed, []byte("{}"), false)
-	f.Add("GET", "", "null", []byte(""), false)
-	f.Add("POST", "application/json", "", []byte("{\"clientId\":\"\xff\"}"), false)
-	f.Fuzz(func(t *testing.T, method, contentType, origin string, body []byte, b64 bool) {
+	now := time.Now()
+	token, _ := handler.MintInvitation(fuzzInvitationKey, handler.Invitation{ClientID: "5eb04fcd0f3e360008035eb1", WorkflowTemplateID: "wt_1", ExpiresAt: now.Add(29 * 24 * time.Hour)}, now)
+	invBody, _ := json.Marshal(map[string]string{"invitation": token, "successUrl": "https://app.example.com/done", "cancelUrl": "https://app.example.com/cancel"})
+	f.Add("POST", "application/json", allowed, []byte(signupBody), false, uint8(1))
+	f.Add("POST", "application/json", allowed, []byte(companyBody), false, uint8(1))
+	f.Add("POST", "application/json", allowed, []byte(`{"client":{"type":"person","email":"a@b.example","personDetails":{"firstName":"A","lastName":"B","x":{}}},"workflowTemplateId":"w","successUrl":"https://app.example.com/","cancelUrl":"https://app.example.com/"}`), false, uint8(1))
+	f.Add("POST", "application/json", allowed, invBody, false, uint8(2))
+	f.Add("POST", "application/json", allowed, []byte(`{"invitation":"eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.","workflowTemplateId":"w","successUrl":"https://app.example.com/","cancelUrl":"https://app.example.com/"}`), false, uint8(2))
+	f.Add("POST", "application/json", allowed, []byte(validBody), false, uint8(0))
+	f.Add("POST", "application/json; charset=utf-8", "", []byte(`{"clientId":"a","workflowTemplateId":"b","successUrl":["https://app.example.com/"],"cancelUrl":"https://app.example.com/x","theme":"dark","supportEmail":"a@b.example","shortUrl":true}`), false, uint8(0))
+	f.Add("OPTIONS", "", allowed, []byte(nil), false, uint8(0))
+	f.Add("POST", "application/json", "https://evil.example", []byte(validBody), false, uint8(0))
+	f.Add("POST", "application/json", "", []byte(`eyJjbGllbnRJZCI6bnVsbH0=`), true, uint8(0))
+	f.Add("POST", "application/json", "", []byte(`{"clientId":"x","clientId":"y"}`), false, uint8(0))
+	f.Add("POST", "application/json", "", []byte(`{"successUrl":"https://app.example.com@evil.example/"}`), false, uint8(0))
+	f.Add("POST", "application/json", "", []byte(strings.Repeat("[", 5000)), false, uint8(0))
+	f.Add("POST", "text/plain", allowed, []byte("{}"), false, uint8(0))
+	f.Add("GET", "", "null", []byte(""), false, uint8(0))
+	f.Add("POST", "application/json", "", []byte("{\"clientId\":\"\xff\"}"), false, uint8(0))
+	f.Fuzz(func(t *testing.T, method, contentType, origin string, body []byte, b64 bool, source uint8) {
 		up := &cannedUpstream{resp: handler.UpstreamResponse{Status: 200, Body: []byte(`{"redirectUrl":"https://id.complycube.com/test_x"}`)}}
-		l := fuzzHandler(t, up, allowed)
+		src := fuzzSources[int(source)%len(fuzzSources)]
+		l := fuzzHandlerFor(t, up, allowed, src)
 		headers := map[string]string{"content-type": contentType}
 		if origin != "" {
 			headers["origin"] = origin
@@ -130,8 +154,12 @@ func FuzzRequest(f *testing.F) {
 		payload, _ := json.Marshal(ev)
 		out, err := l.Invoke(context.Background(), payload)
 		resp := checkAnswer(t, out, err)
-		if resp.StatusCode == 200 && up.calls != 1 {
-			t.Fatalf("200 with %d ComplyCube calls", up.calls)
+		wantCalls := 1
+		if src == handler.SourceSignup {
+			wantCalls = 2 // the client, then the session
+		}
+		if resp.StatusCode == 200 && up.calls != wantCalls {
+			t.Fatalf("200 with %d ComplyCube calls under %s", up.calls, src)
 		}
 		if resp.StatusCode >= 400 && resp.StatusCode < 500 && up.calls != 0 {
 			t.Fatalf("%d after calling ComplyCube", resp.StatusCode)
@@ -164,6 +192,41 @@ func FuzzComplyCubeAnswer(f *testing.F) {
 			if len(ok) != 1 || ok["redirectUrl"] == "" {
 				t.Fatalf("200 answer is not just redirectUrl: %s", resp.Body)
 			}
+		}
+	})
+}
+
+// FuzzInvitationToken feeds arbitrary tokens to the verifier. None may
+// panic, and one it accepts must carry a true HS256 signature by the key
+// over its first two segments, a client ID and an expiry.
+func FuzzInvitationToken(f *testing.F) {
+	now := time.Unix(1_800_000_000, 0)
+	good, _ := handler.MintInvitation(fuzzInvitationKey, handler.Invitation{ClientID: "5eb04fcd0f3e360008035eb1", WorkflowTemplateID: "wt_1", ExpiresAt: now.Add(time.Hour)}, now)
+	f.Add(good)
+	parts := strings.Split(good, ".")
+	f.Add(parts[0] + "." + parts[1] + ".")
+	f.Add("eyJhbGciOiJub25lIn0." + parts[1] + ".")
+	f.Add(good + "=")
+	f.Add(strings.Repeat("a.", 3000))
+	f.Fuzz(func(t *testing.T, token string) {
+		inv, err := handler.VerifyInvitation(token, fuzzInvitationKey, now)
+		if err != nil {
+			if !errors.Is(err, handler.ErrInvalidInvitation) {
+				t.Fatalf("a refusal that is not ErrInvalidInvitation: %v", err)
+			}
+			return
+		}
+		segs := strings.Split(token, ".")
+		if len(segs) != 3 || len(token) > handler.MaxInvitationLength {
+			t.Fatalf("accepted a token of %d segments, %d characters", len(segs), len(token))
+		}
+		mac := hmac.New(sha256.New, fuzzInvitationKey)
+		mac.Write([]byte(segs[0] + "." + segs[1]))
+		if base64.RawURLEncoding.EncodeToString(mac.Sum(nil)) != segs[2] {
+			t.Fatalf("accepted a token whose signature is not HS256 by the key: %q", token)
+		}
+		if inv.ClientID == "" || inv.ExpiresAt.IsZero() || inv.ExpiresAt.Before(now.Add(-handler.InvitationClockSkew)) {
+			t.Fatalf("accepted %+v", inv)
 		}
 	})
 }

@@ -173,7 +173,11 @@ func (h *Handler) serve(ctx context.Context, req Request, originAllowed bool) ou
 	}
 	vr, ferr := h.validator.Validate(req.Body)
 	if ferr != nil {
-		return invalidOutcome(ferr)
+		o := invalidOutcome(ferr)
+		if ferr == invalidInvitation {
+			o.cause = errors.New("the invitation is not a string of 1 to 2048 characters")
+		}
+		return o
 	}
 	// One deadline for everything that follows, ComplyCube calls included:
 	// the answer goes out DeadlineMargin before Lambda's deadline.

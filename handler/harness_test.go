@@ -77,6 +77,25 @@ func TestMain(m *testing.M) {
 			code = 1
 		}
 	}
+	for _, k := range []string{invitationKey, rotatedInvitationKey} {
+		if strings.Contains(all, k) {
+			fmt.Fprintf(os.Stderr, "LEAK: an invitation key appears in the suite's logs or answers\n")
+			code = 1
+		}
+	}
+	// A person's e-mail and name go to ComplyCube and nowhere else: no log
+	// line of the suite may hold them.
+	for _, line := range strings.Split(all, "\n") {
+		if strings.HasPrefix(line, "ANSWER ") {
+			continue
+		}
+		for _, pii := range []string{personEmail, personFirst, personLast, companyName} {
+			if strings.Contains(line, pii) {
+				fmt.Fprintf(os.Stderr, "LEAK: a log line holds a person's data (%q): %s\n", pii, line)
+				code = 1
+			}
+		}
+	}
 	if code == 0 && fixturesBuilt > 0 && len(all) < 100*fixturesBuilt {
 		fmt.Fprintf(os.Stderr, "the leak check saw only %d bytes: the collector is not wired\n", len(all))
 		code = 1
