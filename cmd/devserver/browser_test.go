@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -168,18 +169,25 @@ func do(t *testing.T, ctx context.Context, what string, steps ...chromedp.Action
 	}
 }
 
-// TestBrowserFlow clicks through the example site in headless Chromium:
-// Verify identity, the simulator's page, Complete to the success page, then
-// Cancel to the cancel page; the error message for an invalid client ID;
-// the CORS preflight the browser really sent; and a screenshot.
+// TestBrowserFlow clicks through the example site in headless Chromium
+// with the dev server's default CLIENT_SOURCE=signup: sign up, the
+// simulator's page for the client just created, Complete to the success
+// page; again as a company, dark theme, Cancel to the cancel page; a field
+// error shown beside its field; the CORS preflight the browser really
+// sent; and a screenshot.
 func TestBrowserFlow(t *testing.T) {
 	if testing.Short() {
 		t.Skip("real-browser test; -short skips it")
 	}
-	d := startDevServer(t, nil)
+	d := startDevServerArgs(t, nil, "-simulator-rate", "50")
 	ctx := browser(t)
 
-	do(t, ctx, "open the site", chromedp.Navigate(d.site+"/"), chromedp.WaitVisible(chromedp.ID("verify")))
+	do(t, ctx, "open the site", chromedp.Navigate(d.site+"/"), chromedp.WaitVisible(chromedp.ID("email")))
+	do(t, ctx, "fill in the sign-up form",
+		chromedp.SendKeys(chromedp.ID("email"), "ada@example.com"),
+		chromedp.SendKeys(chromedp.ID("first-name"), "Ada"),
+		chromedp.SendKeys(chromedp.ID("last-name"), "Lovelace"),
+	)
 	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 	if err != nil {
 		t.Fatal(err)
@@ -191,8 +199,9 @@ func TestBrowserFlow(t *testing.T) {
 	if loc := location(t, ctx); !strings.HasPrefix(loc, d.sim+"/session/test_") {
 		t.Errorf("simulator page at %s", loc)
 	}
-	if got := text(t, ctx, "client-id"); got != "5eb04fcd0f3e360008035eb1" {
-		t.Errorf("client %q", got)
+	clientID := text(t, ctx, "client-id")
+	if c, ok := d.simulator.Client(clientID); !ok || c.Email != "ada@example.com" || c.PersonDetails["lastName"] != "Lovelace" {
+		t.Errorf("the session is for %q, not the client the sign-up created (%+v)", clientID, c)
 	}
 	if got := text(t, ctx, "theme"); got != "light" {
 		t.Errorf("theme %q", got)
@@ -201,11 +210,18 @@ func TestBrowserFlow(t *testing.T) {
 	if loc, res := location(t, ctx), text(t, ctx, "result"); loc != d.site+"/success.html" || !strings.Contains(res, "complete") {
 		t.Errorf("after Complete: %s %q", loc, res)
 	}
+	if next := text(t, ctx, "next"); !strings.Contains(next, "e-mail") {
+		t.Errorf("the success page does not say the result comes by e-mail: %q", next)
+	}
 
-	// Again, dark theme, and Cancel.
-	do(t, ctx, "to the simulator's page, dark",
+	// Again, as a company, dark theme, and Cancel.
+	do(t, ctx, "to the simulator's page as a company, dark",
 		chromedp.Navigate(d.site+"/"),
-		chromedp.WaitVisible(chromedp.ID("verify")),
+		chromedp.WaitVisible(chromedp.ID("email")),
+		chromedp.Click(chromedp.CSS(`input[value="company"]`)),
+		chromedp.WaitVisible(chromedp.ID("company-name")),
+		chromedp.SendKeys(chromedp.ID("email"), "ops@engines.example"),
+		chromedp.SendKeys(chromedp.ID("company-name"), "Analytical Engines"),
 		chromedp.Click(chromedp.CSS(`input[value="dark"]`)),
 		chromedp.Click(chromedp.ID("verify")),
 		chromedp.WaitVisible(chromedp.ID("cancel")),
@@ -213,21 +229,32 @@ func TestBrowserFlow(t *testing.T) {
 	if got := text(t, ctx, "theme"); got != "dark" {
 		t.Errorf("theme %q", got)
 	}
+	if c, ok := d.simulator.Client(text(t, ctx, "client-id")); !ok || c.Type != "company" || c.CompanyDetails["name"] != "Analytical Engines" {
+		t.Errorf("company client %+v", c)
+	}
 	do(t, ctx, "Cancel", chromedp.Click(chromedp.ID("cancel")), chromedp.WaitVisible(chromedp.ID("result")))
 	if loc, res := location(t, ctx), text(t, ctx, "result"); loc != d.site+"/cancel.html" || !strings.Contains(res, "cancelled") {
 		t.Errorf("after Cancel: %s %q", loc, res)
 	}
 
-	// ComplyCube's own message for a client ID it refuses.
-	do(t, ctx, "an invalid client ID",
+	// The function's field error, beside its field.
+	do(t, ctx, "an invalid e-mail address",
 		chromedp.Navigate(d.site+"/"),
-		chromedp.WaitVisible(chromedp.ID("verify")),
-		chromedp.SetValue(chromedp.ID("client-id"), "not-a-complycube-id"),
+		chromedp.WaitVisible(chromedp.ID("email")),
+		chromedp.SendKeys(chromedp.ID("email"), "not-an-address"),
+		chromedp.SendKeys(chromedp.ID("first-name"), "Ada"),
+		chromedp.SendKeys(chromedp.ID("last-name"), "Lovelace"),
 		chromedp.Click(chromedp.ID("verify")),
-		chromedp.WaitVisible(chromedp.CSS("#status.error")),
+		chromedp.WaitVisible(chromedp.ID("email-error")),
 	)
-	if got := text(t, ctx, "status"); got != "'clientId' is invalid" {
-		t.Errorf("error shown: %q", got)
+	if got := text(t, ctx, "email-error"); got != "'client.email' must be one e-mail address of at most 254 characters" {
+		t.Errorf("error beside the e-mail field: %q", got)
+	}
+	if got := text(t, ctx, "status"); got != "" {
+		t.Errorf("the field error also went to the status line: %q", got)
+	}
+	if inv, _ := chromedp.Run(ctx, chromedp.AttributeValue(chromedp.ID("email"), "aria-invalid")); inv.Value != "true" {
+		t.Error("the e-mail field is not marked aria-invalid")
 	}
 	if disabled, _ := chromedp.Run(ctx, chromedp.AttributeValue(chromedp.ID("verify"), "disabled")); disabled.Exists {
 		t.Error("the button stays disabled after an error")
@@ -242,7 +269,94 @@ func TestBrowserFlow(t *testing.T) {
 	if n := strings.Count(logs, `"method":"POST"`); n != 3 {
 		t.Errorf("%d POSTs logged, want 3", n)
 	}
+	for _, pii := range []string{"ada@example.com", "Lovelace", "Analytical Engines"} {
+		if strings.Contains(logs, pii) {
+			t.Errorf("the dev server's log holds %q", pii)
+		}
+	}
 }
+
+// TestBrowserRequestMode: with CLIENT_SOURCE=request the site keeps its
+// client-ID box, and ComplyCube's own message for an ID it refuses shows
+// beside that box.
+func TestBrowserRequestMode(t *testing.T) {
+	if testing.Short() {
+		t.Skip("real-browser test; -short skips it")
+	}
+	d := startDevServerArgs(t, map[string]string{"CLIENT_SOURCE": "request"}, "-simulator-rate", "50")
+	ctx := browser(t)
+	do(t, ctx, "a valid client ID",
+		chromedp.Navigate(d.site+"/"),
+		chromedp.WaitVisible(chromedp.ID("client-id")),
+		chromedp.Click(chromedp.ID("verify")),
+		chromedp.WaitVisible(chromedp.ID("complete")),
+	)
+	if got := text(t, ctx, "client-id"); got != "5eb04fcd0f3e360008035eb1" {
+		t.Errorf("client %q", got)
+	}
+	do(t, ctx, "an invalid client ID",
+		chromedp.Navigate(d.site+"/"),
+		chromedp.WaitVisible(chromedp.ID("client-id")),
+		chromedp.SetValue(chromedp.ID("client-id"), "not-a-complycube-id"),
+		chromedp.Click(chromedp.ID("verify")),
+		chromedp.WaitVisible(chromedp.ID("client-id-error")),
+	)
+	if got := text(t, ctx, "client-id-error"); got != "'clientId' is invalid" {
+		t.Errorf("error shown: %q", got)
+	}
+	if vis, _ := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.getElementById("signup-fields").offsetParent !== null`)); vis {
+		t.Error("the sign-up form is shown in request mode")
+	}
+}
+
+// TestBrowserInvitation: with CLIENT_SOURCE=invitation the dev server
+// prints a ready link; opened, the site shows only "Continue to
+// verification", which leads to the simulator's page for the invited
+// client.
+func TestBrowserInvitation(t *testing.T) {
+	if testing.Short() {
+		t.Skip("real-browser test; -short skips it")
+	}
+	d := startDevServerArgs(t, map[string]string{"CLIENT_SOURCE": "invitation"}, "-simulator-rate", "50")
+	var link, invited string
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline) && link == ""; time.Sleep(10 * time.Millisecond) {
+		if m := invitationLine.FindStringSubmatch(d.out.String()); m != nil {
+			invited, link = m[1], m[2]
+		}
+	}
+	if link == "" || !strings.HasPrefix(link, d.site+"/?invitation=") {
+		t.Fatalf("no invitation link in the dev server's first lines:\n%s", d.out.String())
+	}
+	ctx := browser(t)
+	do(t, ctx, "open the invitation", chromedp.Navigate(link), chromedp.WaitVisible(chromedp.ID("verify")))
+	if got := text(t, ctx, "verify"); got != "Continue to verification" {
+		t.Errorf("button %q", got)
+	}
+	for _, id := range []string{"signup-fields", "request-fields", "theme-fields"} {
+		if vis, _ := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.getElementById("`+id+`").offsetParent !== null`)); vis {
+			t.Errorf("#%s is shown on an invitation", id)
+		}
+	}
+	do(t, ctx, "Continue", chromedp.Click(chromedp.ID("verify")), chromedp.WaitVisible(chromedp.ID("complete")))
+	if got := text(t, ctx, "client-id"); got != invited {
+		t.Errorf("session for %q, want the invited client %q", got, invited)
+	}
+	if got := text(t, ctx, "workflow"); got != demoTemplate {
+		t.Errorf("workflow %q", got)
+	}
+	// A tampered link is refused with the page's message.
+	do(t, ctx, "a tampered invitation",
+		chromedp.Navigate(link+"x"),
+		chromedp.WaitVisible(chromedp.ID("verify")),
+		chromedp.Click(chromedp.ID("verify")),
+		chromedp.WaitVisible(chromedp.CSS("#status.error")),
+	)
+	if got := text(t, ctx, "status"); got != "'invitation' is not a valid invitation" {
+		t.Errorf("status %q", got)
+	}
+}
+
+var invitationLine = regexp.MustCompile(`devserver: invitation for client ([0-9a-f]{24}), valid [^:]+: (\S+)`)
 
 // TestBrowserOriginNotAllowed: a site whose origin is not allowed gets the
 // page's CORS message, since the browser withholds the 403.

@@ -131,7 +131,9 @@ func TestLoad(t *testing.T) {
 		t.Skip("load test; -short skips it")
 	}
 	n := loadRequests(t, 2000)
-	d := startDevServer(t, nil)
+	// Request mode and no simulated rate limit: this measures the
+	// function, not ComplyCube's 5-a-second sandbox.
+	d := startDevServerArgs(t, map[string]string{"CLIENT_SOURCE": "request"}, "-simulator-rate", "0")
 	d.out.stopKeeping()
 	// Warm up, so the baseline includes the connection pools.
 	runLoad(t, d, 50, 50, okAnswer(d))
@@ -166,7 +168,7 @@ func TestLoadWithFaults(t *testing.T) {
 	}
 	n := loadRequests(t, 1000)
 	const upstreamTimeout = 500 * time.Millisecond
-	d := startDevServerArgs(t, map[string]string{"UPSTREAM_TIMEOUT": upstreamTimeout.String()}, "-simulator-fault-rate", "0.1", "-simulator-fault-delay", "800ms")
+	d := startDevServerArgs(t, map[string]string{"UPSTREAM_TIMEOUT": upstreamTimeout.String(), "CLIENT_SOURCE": "request"}, "-simulator-fault-rate", "0.1", "-simulator-fault-delay", "800ms", "-simulator-rate", "0")
 	d.out.stopKeeping()
 	good := okAnswer(d)
 	upstreamError := `{"type":"upstream_error","message":"The verification service could not be reached."}`

@@ -7,6 +7,8 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"flag"
 	"fmt"
@@ -56,6 +58,7 @@ func runWith(ctx context.Context, args []string, getenv func(string) string, std
 	simAddr := fs.String("simulator-addr", "127.0.0.1:3100", "address of the ComplyCube simulator, when it runs")
 	faultRate := fs.Float64("simulator-fault-rate", 0, "share (0 to 1) of simulator calls that fail: a reset, a 500, or an answer late by -simulator-fault-delay")
 	faultDelay := fs.Duration("simulator-fault-delay", 6*time.Second, "how late a slow simulator answer is (past UPSTREAM_TIMEOUT, it becomes a 504)")
+	simRate := fs.Float64("simulator-rate", simulator.DefaultRate, "API calls a second the simulator answers before it answers 429, as ComplyCube does (5 for sandbox keys, 10 for live ones); 0 for no limit")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil // -h printed the usage; asking for it is no error
@@ -87,7 +90,14 @@ func runWith(ctx context.Context, args []string, getenv func(string) string, std
 		siteURL = "http://" + siteLn.Addr().String()
 	}
 
-	env := getenv
+	// What the dev server sets for the function, over the environment.
+	overrides := map[string]string{}
+	env := func(k string) string {
+		if v, ok := overrides[k]; ok {
+			return v
+		}
+		return getenv(k)
+	}
 	useSimulator := getenv(handler.EnvSecretID) == "" && getenv(handler.EnvAPIKey) == "" && getenv(handler.EnvBaseURL) == ""
 	var simLn net.Listener
 	var sim *simulator.Simulator
@@ -100,27 +110,29 @@ func runWith(ctx context.Context, args []string, getenv func(string) string, std
 		simURL = "http://" + simLn.Addr().String()
 		sim = simulator.New(simURL)
 		sim.SetFaults(*faultRate, *faultDelay)
+		sim.SetRateLimit(*simRate)
 		if onSimulator != nil {
 			onSimulator(sim)
 		}
-		env = func(k string) string {
-			switch k {
-			case handler.EnvAPIKey:
-				return simulator.DefaultKey
-			case handler.EnvBaseURL:
-				return simURL
-			}
-			return getenv(k)
-		}
+		overrides[handler.EnvAPIKey] = simulator.DefaultKey
+		overrides[handler.EnvBaseURL] = simURL
 	}
 	if siteURL != "" && getenv(handler.EnvAllowedOrigins) == "" {
 		// The example site is another origin, as in production: allow it.
-		inner := env
-		env = func(k string) string {
-			if k == handler.EnvAllowedOrigins {
-				return siteURL + "," + strings.Replace(siteURL, "127.0.0.1", "localhost", 1)
-			}
-			return inner(k)
+		overrides[handler.EnvAllowedOrigins] = siteURL + "," + strings.Replace(siteURL, "127.0.0.1", "localhost", 1)
+	}
+	if getenv(handler.EnvClientSource) == "" {
+		// The example site's sign-up form: the flow a static site without
+		// a backend uses.
+		overrides[handler.EnvClientSource] = string(handler.SourceSignup)
+	}
+	// With invitations, the dev server signs with INVITATION_KEY, or with a
+	// key it makes now, unless the key lives in a configured secret.
+	invitationKey := ""
+	if handler.ClientSource(env(handler.EnvClientSource)) == handler.SourceInvitation && getenv(handler.EnvSecretID) == "" {
+		if invitationKey = getenv(handler.EnvInvitationKey); invitationKey == "" {
+			invitationKey = newInvitationKey()
+			overrides[handler.EnvInvitationKey] = invitationKey
 		}
 	}
 
@@ -136,6 +148,12 @@ func runWith(ctx context.Context, args []string, getenv func(string) string, std
 			simURL, orNone(siteURL), apiURL)
 	} else {
 		fmt.Fprintf(stdout, "devserver: API at %s/sessions calling %s; example site at %s\n", apiURL, orDefault(getenv(handler.EnvBaseURL), handler.DefaultBaseURL), orNone(siteURL))
+	}
+	fmt.Fprintf(stdout, "devserver: CLIENT_SOURCE=%s\n", cfg.ClientSource)
+	if cfg.ClientSource == handler.SourceInvitation {
+		if err := printInvitation(stdout, sim, invitationKey, siteURL, time.Now()); err != nil {
+			return err
+		}
 	}
 	fn, err := app.Build(ctx, cfg, log)
 	if err != nil {
@@ -154,7 +172,7 @@ func runWith(ctx context.Context, args []string, getenv func(string) string, std
 	// front are the servers a browser talks to; the simulator is behind them.
 	front := []*server{{ln: apiLn, srv: newServer(api)}}
 	if siteLn != nil {
-		front = append(front, &server{ln: siteLn, srv: newServer(siteHandler(*siteDir, apiURL+"/sessions"))})
+		front = append(front, &server{ln: siteLn, srv: newServer(siteHandler(*siteDir, apiURL+"/sessions", cfg.ClientSource))})
 	}
 	var simServer *server
 	all := front
@@ -217,12 +235,16 @@ func listen(addr, flagName string) (net.Listener, error) {
 	return ln, nil
 }
 
-// endpointLine is the configuration line at the top of the site's app.js.
-var endpointLine = regexp.MustCompile(`(?m)^const ENDPOINT = "[^"]*";`)
+// endpointLine and sourceLine are configuration lines of the site's app.js.
+var (
+	endpointLine = regexp.MustCompile(`(?m)^const ENDPOINT = "[^"]*";`)
+	sourceLine   = regexp.MustCompile(`(?m)^const CLIENT_SOURCE = "[^"]*";`)
+)
 
 // siteHandler serves the static site, with app.js's ENDPOINT line pointed
-// at this dev server's API so that -addr and the tests' free ports work.
-func siteHandler(dir, endpoint string) http.Handler {
+// at this dev server's API (so that -addr and the tests' free ports work)
+// and its CLIENT_SOURCE line set to the function's.
+func siteHandler(dir, endpoint string, source handler.ClientSource) http.Handler {
 	files := http.FileServer(http.Dir(dir))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "no-cache")
@@ -236,9 +258,47 @@ func siteHandler(dir, endpoint string) http.Handler {
 			return
 		}
 		src = endpointLine.ReplaceAll(src, []byte(`const ENDPOINT = "`+endpoint+`";`))
+		src = sourceLine.ReplaceAll(src, []byte(`const CLIENT_SOURCE = "`+string(source)+`";`))
 		w.Header().Set("Content-Type", "text/javascript; charset=utf-8")
 		w.Write(src)
 	})
+}
+
+// invitationTTL is how long the dev server's invitation link works.
+const invitationTTL = 72 * time.Hour
+
+// demoTemplate is the workflow template the example site uses.
+const demoTemplate = "wt_example"
+
+// newInvitationKey makes a signing key for this run (48 random bytes,
+// base64, as `openssl rand -base64 48` does).
+func newInvitationKey() string {
+	b := make([]byte, 48)
+	rand.Read(b)
+	return base64.StdEncoding.EncodeToString(b)
+}
+
+// printInvitation prints a ready invitation link to the example site, for
+// a client it registers with the simulator.
+func printInvitation(w io.Writer, sim *simulator.Simulator, key, siteURL string, now time.Time) error {
+	if key == "" {
+		fmt.Fprintln(w, "devserver: the invitation key is in COMPLYCUBE_SECRET_ID's secret; make links with: go run ./cmd/invite -client ID -link URL")
+		return nil
+	}
+	clientID := "5eb04fcd0f3e360008035eb1"
+	if sim != nil {
+		clientID = sim.AddClient(simulator.Client{Type: "person", Email: "invited@example.com", PersonDetails: map[string]string{"firstName": "Invited", "lastName": "Person"}}).ID
+	}
+	token, err := handler.MintInvitation([]byte(key), handler.Invitation{ClientID: clientID, WorkflowTemplateID: demoTemplate, ExpiresAt: now.Add(invitationTTL)}, now)
+	if err != nil {
+		return fmt.Errorf("make the invitation: %w", err)
+	}
+	link := token // with no site served, the token alone
+	if siteURL != "" {
+		link = siteURL + "/?invitation=" + token
+	}
+	fmt.Fprintf(w, "devserver: invitation for client %s, valid %v: %s\n", clientID, invitationTTL, link)
+	return nil
 }
 
 func orNone(s string) string { return orDefault(s, "(no site served)") }

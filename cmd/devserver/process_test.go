@@ -76,8 +76,8 @@ func TestProcess(t *testing.T) {
 		t.Errorf("app.js starts %q", string(js[:min(80, len(js))]))
 	}
 
-	// A create from the site's origin.
-	body := `{"clientId":"5eb04fcd0f3e360008035eb1","workflowTemplateId":"wt_example","successUrl":"` + siteURL + `/success.html","cancelUrl":"` + siteURL + `/cancel.html"}`
+	// A sign-up from the site's origin (CLIENT_SOURCE defaults to signup).
+	body := `{"client":{"type":"person","email":"ada@example.com","personDetails":{"firstName":"Ada","lastName":"Lovelace"}},"workflowTemplateId":"wt_example","successUrl":"` + siteURL + `/success.html","cancelUrl":"` + siteURL + `/cancel.html"}`
 	req, _ := http.NewRequest("POST", apiURL+"/sessions", strings.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Origin", siteURL)
@@ -97,11 +97,15 @@ func TestProcess(t *testing.T) {
 	}
 	page.Body.Close()
 
-	// One JSON log line per request, as on Lambda.
+	// The second line names the client source; then one JSON log line
+	// per request, as on Lambda.
+	if l := <-rest; l != "devserver: CLIENT_SOURCE=signup" {
+		t.Errorf("second line %q", l)
+	}
 	select {
 	case l := <-rest:
 		var m map[string]any
-		if json.Unmarshal([]byte(l), &m) != nil || m["msg"] != "request" || m["status"] != float64(200) {
+		if json.Unmarshal([]byte(l), &m) != nil || m["msg"] != "request" || m["status"] != float64(200) || m["createdClientId"] == nil {
 			t.Errorf("log line %q", l)
 		}
 	case <-time.After(5 * time.Second):
@@ -149,7 +153,7 @@ func TestProcess(t *testing.T) {
 func cleanEnv() []string {
 	var env []string
 	for _, kv := range os.Environ() {
-		if strings.HasPrefix(kv, "COMPLYCUBE_") || strings.HasPrefix(kv, "ALLOWED_") || strings.HasPrefix(kv, "WORKFLOW_") || strings.HasPrefix(kv, "UPSTREAM_") {
+		if strings.HasPrefix(kv, "COMPLYCUBE_") || strings.HasPrefix(kv, "ALLOWED_") || strings.HasPrefix(kv, "WORKFLOW_") || strings.HasPrefix(kv, "UPSTREAM_") || strings.HasPrefix(kv, "CLIENT_SOURCE=") || strings.HasPrefix(kv, "INVITATION_KEY=") || strings.HasPrefix(kv, "WEBHOOK_SECRET=") {
 			continue
 		}
 		env = append(env, kv)

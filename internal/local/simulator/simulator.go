@@ -206,6 +206,27 @@ func (s *Simulator) Recorded() []Recorded {
 	return append([]Recorded(nil), s.recorded...)
 }
 
+// AddClient registers c as a client the simulator knows, with a new ID
+// (the dev server's invited person), and returns it.
+func (s *Simulator) AddClient(c Client) Client {
+	c.ID = newClientID()
+	c.CreatedAt = time.Now().UTC().Format("2006-01-02T15:04:05.000Z")
+	c.UpdatedAt = c.CreatedAt
+	s.storeClient(&c)
+	return c
+}
+
+func (s *Simulator) storeClient(c *Client) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.clients[c.ID] = c
+	s.clientOrder = append(s.clientOrder, c.ID)
+	if len(s.clientOrder) > maxSessions {
+		delete(s.clients, s.clientOrder[0])
+		s.clientOrder = s.clientOrder[1:]
+	}
+}
+
 // Client returns a created client by ID.
 func (s *Simulator) Client(id string) (*Client, bool) {
 	s.mu.Lock()
@@ -500,18 +521,8 @@ func (s *Simulator) createClient(w http.ResponseWriter, fields map[string]json.R
 	} else {
 		c.CompanyDetails = got
 	}
-	c.ID = newClientID()
-	c.CreatedAt = time.Now().UTC().Format("2006-01-02T15:04:05.000Z")
-	c.UpdatedAt = c.CreatedAt
-	s.mu.Lock()
-	s.clients[c.ID] = c
-	s.clientOrder = append(s.clientOrder, c.ID)
-	if len(s.clientOrder) > maxSessions {
-		delete(s.clients, s.clientOrder[0])
-		s.clientOrder = s.clientOrder[1:]
-	}
-	s.mu.Unlock()
-	body, _ := json.Marshal(c)
+	added := s.AddClient(*c)
+	body, _ := json.Marshal(added)
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusOK)
 	w.Write(body)
