@@ -55,10 +55,10 @@ type Response = handler.UpstreamResponse
 
 // Client calls ComplyCube.
 type Client struct {
-	base     string // the base URL, no trailing slash
-	http     *http.Client
-	prewarm  *prewarmDialer // nil when a proxy is in the way
-	timeout  time.Duration
+	base    string // the base URL, no trailing slash
+	http    *http.Client
+	prewarm *prewarmDialer // nil when a proxy is in the way
+	timeout time.Duration
 	// minRetryBudget is the least time that must remain before the caller's
 	// deadline, after the back-off, for a retry to be worth starting.
 	minRetryBudget time.Duration
@@ -96,8 +96,8 @@ func New(cfg Config) (*Client, error) {
 		prewarm.install(transport)
 	}
 	return &Client{
-		base:     strings.TrimRight(base, "/"),
-		prewarm:  prewarm,
+		base:    strings.TrimRight(base, "/"),
+		prewarm: prewarm,
 		http: &http.Client{
 			Transport: transport,
 			// Never follow a redirect: the Authorization header would go with it.
