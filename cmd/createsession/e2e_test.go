@@ -11,15 +11,20 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/complycube-session/createsession/handler"
 	"github.com/complycube-session/createsession/internal/local/simulator"
 	"github.com/complycube-session/createsession/internal/testonly/fakesecretsmanager"
 	"github.com/complycube-session/createsession/internal/testonly/lambdaemu"
 )
 
 const (
-	e2eKey      = "test_ZTJlLWtleS1uZXZlci10by1iZS1sb2dnZWQ"
-	e2eSecretID = "e2e/complycube"
-	e2eOrigin   = "https://shop.example.com"
+	e2eInvitationKey        = "e2e-invitation-key-bmV2ZXItdG8tYmUtbG9nZ2Vk"
+	e2eRotatedInvitationKey = "e2e-rotated-invitation-key-cm90YXRlZC1rZXk"
+	e2eEmail                = "grace.hopper@navy.example"
+	e2eLastName             = "Hopper-Murray"
+	e2eKey                  = "test_ZTJlLWtleS1uZXZlci10by1iZS1sb2dnZWQ"
+	e2eSecretID             = "e2e/complycube"
+	e2eOrigin               = "https://shop.example.com"
 )
 
 // emulated is the real bootstrap under the Runtime Interface Emulator with
@@ -186,6 +191,80 @@ func TestEmulator(t *testing.T) {
 		}
 		if !waitForOutput(e.emu, "AccessDeniedException") {
 			t.Error("the log does not say why the key could not be read")
+		}
+	})
+
+	t.Run("signup", func(t *testing.T) {
+		e := startEmulated(t, rie, bootstrap, "CLIENT_SOURCE=signup")
+		e.sm.SetSecret(e2eSecretID, `{"apiKey":"`+e2eKey+`"}`)
+		signup := `{"client":{"type":"person","email":"` + e2eEmail + `","personDetails":{"firstName":"Grace","lastName":"` + e2eLastName + `"}},"workflowTemplateId":"wt_e2e","successUrl":"https://shop.example.com/ok","cancelUrl":"https://shop.example.com/no"}`
+		r := e.invoke("POST", browser, signup)
+		if r.StatusCode != 200 || !strings.Contains(r.Body, "/session/test_") {
+			t.Fatalf("signup: %d %s", r.StatusCode, r.Body)
+		}
+		rec := e.cc.Recorded()
+		if len(rec) != 2 || rec[0].Path != "/v1/clients" || rec[1].Path != "/v1/flow/sessions" {
+			t.Fatalf("simulator calls %v", rec)
+		}
+		var sess struct{ ClientID string }
+		json.Unmarshal(rec[1].Body, &sess)
+		if c, ok := e.cc.Client(sess.ClientID); !ok || c.Email != e2eEmail {
+			t.Errorf("the session is for %q, not the new client", sess.ClientID)
+		}
+		if strings.Contains(r.Body, sess.ClientID) {
+			t.Error("the new client's ID reached the browser")
+		}
+		// An address the function refuses itself (no dot in the domain):
+		// its own 400, and ComplyCube is not called.
+		r = e.invoke("POST", browser, strings.Replace(signup, e2eEmail, "grace@localhost", 1))
+		if r.StatusCode != 400 || r.Body != `{"type":"invalid_request","message":"'client.email' must be one e-mail address of at most 254 characters","param":"client.email"}` {
+			t.Errorf("the function's own 400: %d %s", r.StatusCode, r.Body)
+		}
+		// An address ComplyCube refuses: its 400 on the client call passed
+		// through byte for byte, and no session is attempted.
+		e.cc.SetRejectEmails("@reject.example")
+		r = e.invoke("POST", browser, strings.Replace(signup, e2eEmail, "grace@reject.example", 1))
+		if r.StatusCode != 400 || r.Body != `{"type":"invalid_request","message":"'email' is invalid","param":"email"}` {
+			t.Errorf("ComplyCube's 400 on the client call: %d %s", r.StatusCode, r.Body)
+		}
+		if n := len(e.cc.Recorded()); n != 3 {
+			t.Errorf("%d simulator calls, want 3 (no session after the refused client)", n)
+		}
+		if waitForOutput(e.emu, e2eEmail) || waitForOutput(e.emu, e2eLastName) {
+			t.Error("the person's e-mail or name is in the function's output")
+		}
+	})
+
+	t.Run("invitation", func(t *testing.T) {
+		e := startEmulated(t, rie, bootstrap, "CLIENT_SOURCE=invitation", "WORKFLOW_TEMPLATE_IDS=wt_e2e")
+		e.sm.SetSecret(e2eSecretID, `{"apiKey":"`+e2eKey+`","invitationKey":"`+e2eInvitationKey+`"}`)
+		now := time.Now()
+		invite := func(key string) string {
+			tok, err := handler.MintInvitation([]byte(key), handler.Invitation{ClientID: "5eb04fcd0f3e360008035eb1", ExpiresAt: now.Add(time.Hour)}, now)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return `{"invitation":"` + tok + `","successUrl":"https://shop.example.com/ok","cancelUrl":"https://shop.example.com/no"}`
+		}
+		if r := e.invoke("POST", browser, invite(e2eInvitationKey)); r.StatusCode != 200 || !strings.Contains(r.Body, "/session/test_") {
+			t.Fatalf("invitation: %d %s", r.StatusCode, r.Body)
+		}
+		if r := e.invoke("POST", browser, invite(e2eRotatedInvitationKey)); r.StatusCode != 400 || r.Body != `{"type":"invalid_request","message":"'invitation' is not a valid invitation","param":"invitation"}` {
+			t.Errorf("forged invitation: %d %s", r.StatusCode, r.Body)
+		}
+		calls := e.cc.Requests()
+		// The operator rotates the invitationKey; the running instance picks
+		// it up at the first token it cannot verify, without a restart.
+		e.sm.SetSecret(e2eSecretID, `{"apiKey":"`+e2eKey+`","invitationKey":"`+e2eRotatedInvitationKey+`"}`)
+		time.Sleep(1100 * time.Millisecond) // past the once-a-second rule
+		if r := e.invoke("POST", browser, invite(e2eRotatedInvitationKey)); r.StatusCode != 200 {
+			t.Errorf("rotated invitationKey: %d %s", r.StatusCode, r.Body)
+		}
+		if e.cc.Requests() != calls+1 {
+			t.Errorf("simulator calls %d, want %d", e.cc.Requests(), calls+1)
+		}
+		if strings.Contains(e.emu.Output(), e2eInvitationKey) || strings.Contains(e.emu.Output(), e2eRotatedInvitationKey) {
+			t.Error("an invitation key is in the function's output")
 		}
 	})
 

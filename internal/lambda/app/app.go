@@ -37,7 +37,7 @@ func Build(ctx context.Context, cfg handler.Config, log *slog.Logger) (apigatewa
 	var fetcher secret.Fetcher
 	switch {
 	case cfg.SecretID != "":
-		fetcher = &lazySecretsManager{secretID: cfg.SecretID}
+		fetcher = SecretsManagerFetcher(cfg.SecretID)
 	case cfg.APIKey != "":
 		fetcher = secret.Static{APIKey: cfg.APIKey, InvitationKey: cfg.InvitationKey, WebhookSecret: cfg.WebhookSecret}
 	default:
@@ -73,6 +73,13 @@ var (
 	_ handler.Secrets    = (*secret.Cache)(nil)
 	_ handler.ComplyCube = (*complycube.Client)(nil)
 )
+
+// SecretsManagerFetcher reads the secret secretID from Secrets Manager with
+// the AWS SDK's default configuration (the function's role on Lambda, the
+// caller's credentials for cmd/invite).
+func SecretsManagerFetcher(secretID string) secret.Fetcher {
+	return &lazySecretsManager{secretID: secretID}
+}
 
 // lazySecretsManager builds the SDK client on first use, inside the bounded
 // read, so that a slow credential or region lookup counts against the same

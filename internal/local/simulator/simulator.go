@@ -101,6 +101,8 @@ type Simulator struct {
 
 	requests atomic.Int64
 
+	rejectEmails string // a suffix of e-mail addresses answered 400, for tests
+
 	// rate limit: a token bucket of rate tokens a second, rate deep; 0 is
 	// no limit.
 	rate       float64
@@ -196,6 +198,15 @@ func (s *Simulator) allow() (ok bool, retryAfter time.Duration) {
 		return true, 0
 	}
 	return false, time.Duration((1 - s.tokens) / s.rate * float64(time.Second))
+}
+
+// SetRejectEmails makes client creations whose e-mail ends in suffix fail
+// as ComplyCube fails an address it will not take: 400 invalid_request,
+// param email. Tests use it to see ComplyCube's own 400 passed through.
+func (s *Simulator) SetRejectEmails(suffix string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.rejectEmails = suffix
 }
 
 // Recorded returns the last API requests received (at most 1000), oldest
@@ -495,7 +506,10 @@ func (s *Simulator) createClient(w http.ResponseWriter, fields map[string]json.R
 	if c.Email, ok = str(fields, "email", "email"); !ok {
 		return
 	}
-	if strings.Count(c.Email, "@") != 1 || strings.HasPrefix(c.Email, "@") || strings.HasSuffix(c.Email, "@") {
+	s.mu.Lock()
+	reject := s.rejectEmails != "" && strings.HasSuffix(c.Email, s.rejectEmails)
+	s.mu.Unlock()
+	if reject || strings.Count(c.Email, "@") != 1 || strings.HasPrefix(c.Email, "@") || strings.HasSuffix(c.Email, "@") {
 		apiError(w, http.StatusBadRequest, "invalid_request", "'email' is invalid", "email")
 		return
 	}

@@ -22,6 +22,7 @@ var ContractVariables = map[string]string{
 	handler.EnvAllowedRedirectOrigins: "AllowedRedirectOrigins",
 	handler.EnvWorkflowTemplateIDs:    "WorkflowTemplateIds",
 	handler.EnvUpstreamTimeout:        "UpstreamTimeout",
+	handler.EnvClientSource:           "ClientSource",
 }
 
 // API Gateway gives up on an integration after this long.
@@ -143,6 +144,17 @@ func Facts(s *Stack, root string) []error {
 	}
 	if pp := s.Parameters["AllowedOrigins"]; pp.Default != nil {
 		fail("AllowedOrigins must be required")
+	}
+	// ClientSource: no silent default (sam deploy --guided asks), exactly
+	// the three sources, and a description of what each risks.
+	if pp := s.Parameters["ClientSource"]; pp.Default != nil || !slices.Equal(sorted(pp.AllowedValues), []string{"invitation", "request", "signup"}) {
+		fail("ClientSource must be required with AllowedValues request, signup and invitation (default %v, values %v)", deref(pp.Default), pp.AllowedValues)
+	} else {
+		for _, src := range pp.AllowedValues {
+			if !strings.Contains(pp.Description, src+" - ") {
+				fail("ClientSource's Description does not say what %s risks", src)
+			}
+		}
 	}
 
 	// Outputs.
@@ -377,6 +389,12 @@ func containsStar(v any) bool {
 		}
 	}
 	return false
+}
+
+func sorted(s []string) []string {
+	out := slices.Clone(s)
+	slices.Sort(out)
+	return out
 }
 
 func deref[T any](p *T) any {

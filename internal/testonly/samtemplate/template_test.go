@@ -128,6 +128,7 @@ func TestTemplateMistakes(t *testing.T) {
 		{"a throttling default over the sandbox limit", "    Default: '4'", "    Default: '8'", "sandbox limit"},
 		{"CodeUri at a folder with no Makefile", "      CodeUri: .\n", "      CodeUri: handler/\n", "has no Makefile"},
 		{"the go1.x build method (no project flags)", "      BuildMethod: makefile", "      BuildMethod: go1.x", "want makefile"},
+		{"a silent ClientSource default", "    AllowedValues: [signup, invitation, request]", "    Default: request\n    AllowedValues: [signup, invitation, request]", "ClientSource must be required"},
 		{"the secret policy on another secret", "            SecretArn: !Ref ComplyCubeSecretArn", "            SecretArn: arn:aws:secretsmanager:eu-west-1:123456789012:secret:other-AbCdEf", "want only arn:aws:secretsmanager:eu-west-1:123456789012:secret:complycube/api-key"},
 	}
 	dir := t.TempDir()
