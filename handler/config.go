@@ -19,6 +19,8 @@ const (
 	EnvWorkflowTemplateIDs    = "WORKFLOW_TEMPLATE_IDS"
 	EnvUpstreamTimeout        = "UPSTREAM_TIMEOUT"
 	EnvClientSource           = "CLIENT_SOURCE"
+	// EnvFunctionName is set by Lambda itself.
+	EnvFunctionName = "AWS_LAMBDA_FUNCTION_NAME"
 	// Local runs only, beside COMPLYCUBE_API_KEY: the secret's other values.
 	EnvInvitationKey = "INVITATION_KEY"
 	EnvWebhookSecret = "WEBHOOK_SECRET"
@@ -48,10 +50,13 @@ type Config struct {
 	SecretID string
 	APIKey   string
 	// InvitationKey and WebhookSecret: with APIKey, for local runs.
-	InvitationKey   string
-	WebhookSecret   string
-	BaseURL         string
-	ClientSource    ClientSource
+	InvitationKey string
+	WebhookSecret string
+	BaseURL       string
+	ClientSource  ClientSource
+	// FunctionName is the metrics' Function dimension: Lambda's
+	// AWS_LAMBDA_FUNCTION_NAME, "local" elsewhere.
+	FunctionName    string
 	AllowedOrigins  OriginList
 	RedirectOrigins OriginList // AnyOrigin: any https URL
 	TemplateIDs     []string
@@ -95,6 +100,10 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		BaseURL:         strings.TrimSpace(getenv(EnvBaseURL)),
 		UpstreamTimeout: DefaultUpstreamTimeout,
 		ClientSource:    SourceRequest,
+		FunctionName:    strings.TrimSpace(getenv(EnvFunctionName)),
+	}
+	if c.FunctionName == "" {
+		c.FunctionName = "local"
 	}
 	if c.SecretID != "" && c.APIKey != "" {
 		c.Warnings = append(c.Warnings, EnvSecretID+" and "+EnvAPIKey+" are both set: the secret is used and "+EnvAPIKey+" is ignored")

@@ -67,9 +67,11 @@ type outcome struct {
 	resp           Response
 	errType        string
 	cause          error
-	upstreamStatus int // of the last ComplyCube call
-	attempts       int // HTTP calls to ComplyCube, all calls together
+	upstreamStatus int           // of the last ComplyCube call
+	attempts       int           // HTTP calls to ComplyCube, all calls together
+	upstreamTime   time.Duration // spent waiting for ComplyCube
 	keyRefreshed   bool
+	keyRejected    bool // ComplyCube refused the key, and no other one helped
 	// signup: the client call's status and the new client's ID (logged,
 	// never answered).
 	clientStatus  int
@@ -225,6 +227,7 @@ func (h *Handler) serve(ctx context.Context, req Request, originAllowed bool) ou
 	}
 	o := h.call(ctx, h.upstream.CreateFlowSession, payload, sessionAnswer)
 	o.attempts += pre.attempts
+	o.upstreamTime += pre.upstreamTime
 	o.keyRefreshed = o.keyRefreshed || pre.keyRefreshed
 	o.clientStatus, o.newClientID, o.invitationFor = pre.clientStatus, pre.newClientID, pre.invitationFor
 	return o
@@ -290,14 +293,15 @@ func (h *Handler) call(ctx context.Context, do func(ctx context.Context, apiKey 
 	if err != nil {
 		return unavailable(err)
 	}
+	started := time.Now()
 	res, err := do(ctx, key, payload)
 	attempts := res.Attempts
 	refreshed := false
-	if err == nil && (res.Status == http.StatusUnauthorized || res.Status == http.StatusForbidden) {
+	if err == nil && rejectsKey(res.Status) {
 		newKey, rerr := h.keys.Refresh(ctx, key)
 		if rerr != nil {
 			o := fail(http.StatusBadGateway, TypeUpstreamError, "The verification service could not be reached.", errors.New("complycube rejected the API key ("+strconv.Itoa(res.Status)+") and no other key is available: "+rerr.Error()))
-			o.upstreamStatus, o.attempts = res.Status, attempts
+			o.upstreamStatus, o.attempts, o.keyRejected, o.upstreamTime = res.Status, attempts, true, time.Since(started)
 			return o
 		}
 		refreshed = true
@@ -305,8 +309,13 @@ func (h *Handler) call(ctx context.Context, do func(ctx context.Context, apiKey 
 		attempts += res.Attempts
 	}
 	o := mapUpstream(res, err, onSuccess)
-	o.attempts, o.keyRefreshed = attempts, refreshed
+	o.attempts, o.keyRefreshed, o.upstreamTime = attempts, refreshed, time.Since(started)
+	o.keyRejected = err == nil && rejectsKey(res.Status)
 	return o
+}
+
+func rejectsKey(status int) bool {
+	return status == http.StatusUnauthorized || status == http.StatusForbidden
 }
 
 // sessionAnswer turns ComplyCube's session into the caller's 200.
@@ -470,5 +479,6 @@ func (h *Handler) logRequest(req Request, out outcome, first bool, start time.Ti
 			level = slog.LevelWarn
 		}
 	}
+	attrs = append(attrs, h.metricAttrs(out, first)...)
 	h.log.LogAttrs(context.Background(), level, "request", attrs...)
 }

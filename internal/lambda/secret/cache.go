@@ -61,7 +61,8 @@ type Cache struct {
 	now          func() time.Time
 
 	mu          sync.Mutex
-	secret      Secret // APIKey is "" until a read succeeded
+	secret      Secret
+	loaded      bool // a read has succeeded
 	lastAttempt time.Time
 	lastErr     error
 }
@@ -136,7 +137,12 @@ func (c *Cache) RefreshWebhookSecret(ctx context.Context, rejected string) (stri
 // field picks one value of the secret, or says why it is not usable.
 type field func(Secret) (string, error)
 
-func apiKey(s Secret) (string, error) { return s.APIKey, nil }
+func apiKey(s Secret) (string, error) {
+	if s.APIKey == "" {
+		return "", errors.New("api key is empty")
+	}
+	return s.APIKey, nil
+}
 
 func invitationKey(s Secret) (string, error) {
 	switch {
@@ -160,7 +166,7 @@ func webhookSecret(s Secret) (string, error) {
 func (c *Cache) value(ctx context.Context, f field) (string, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.secret.APIKey == "" {
+	if !c.loaded {
 		if !c.lastAttempt.IsZero() && c.now().Sub(c.lastAttempt) < c.minInterval {
 			return "", fmt.Errorf("%w: %w", ErrThrottled, c.lastErr)
 		}
@@ -177,7 +183,7 @@ func (c *Cache) value(ctx context.Context, f field) (string, error) {
 func (c *Cache) refresh(ctx context.Context, f field, rejected string) (string, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if v, err := f(c.secret); err == nil && c.secret.APIKey != "" && v != rejected {
+	if v, err := f(c.secret); err == nil && c.loaded && v != rejected {
 		return v, nil
 	}
 	if !c.lastAttempt.IsZero() && c.now().Sub(c.lastAttempt) < c.minInterval {
@@ -201,8 +207,8 @@ func (c *Cache) fetchLocked(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, c.fetchTimeout)
 	defer cancel()
 	sec, err := c.fetcher.Fetch(ctx)
-	if err == nil && sec.APIKey == "" {
-		err = errors.New("api key is empty")
+	if err == nil && sec == (Secret{}) {
+		err = errors.New("the secret is empty")
 	}
 	c.lastErr = err
 	if err != nil {
@@ -210,6 +216,6 @@ func (c *Cache) fetchLocked(ctx context.Context) error {
 		// must not take down an instance that already holds a working key.
 		return err
 	}
-	c.secret = sec
+	c.secret, c.loaded = sec, true
 	return nil
 }

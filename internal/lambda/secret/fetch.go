@@ -15,8 +15,8 @@ type Static Secret
 
 // Fetch returns the secret.
 func (s Static) Fetch(context.Context) (Secret, error) {
-	if s.APIKey == "" {
-		return Secret{}, errors.New("api key is empty")
+	if Secret(s) == (Secret{}) {
+		return Secret{}, errors.New("no key is configured")
 	}
 	return Secret(s), nil
 }

@@ -1,0 +1,46 @@
+package webhook
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+
+	"github.com/complycube-session/createsession/handler"
+)
+
+// EnvTopicARN names the SNS topic the webhook function publishes to.
+const EnvTopicARN = "ALERT_TOPIC_ARN"
+
+// Config is the webhook function's configuration.
+type Config struct {
+	SecretID      string // the secret holding webhookSecret (COMPLYCUBE_SECRET_ID)
+	WebhookSecret string // local runs only (WEBHOOK_SECRET)
+	TopicARN      string
+	FunctionName  string
+}
+
+var topicARN = regexp.MustCompile(`^arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]{1,256}$`)
+
+// LoadConfig reads the configuration through getenv; a value that cannot
+// be parsed is an error naming its variable. The topic is required unless
+// local is set (the dev server logs instead of publishing).
+func LoadConfig(getenv func(string) string, local bool) (Config, error) {
+	c := Config{
+		SecretID:      strings.TrimSpace(getenv(handler.EnvSecretID)),
+		WebhookSecret: strings.TrimSpace(getenv(handler.EnvWebhookSecret)),
+		TopicARN:      strings.TrimSpace(getenv(EnvTopicARN)),
+		FunctionName:  strings.TrimSpace(getenv(handler.EnvFunctionName)),
+	}
+	if c.SecretID != "" {
+		c.WebhookSecret = "" // the secret holds it
+	} else if c.WebhookSecret == "" {
+		return Config{}, &handler.ConfigError{Variable: handler.EnvSecretID, Err: fmt.Errorf("is required (or %s for local runs)", handler.EnvWebhookSecret)}
+	}
+	switch {
+	case c.TopicARN == "" && !local:
+		return Config{}, &handler.ConfigError{Variable: EnvTopicARN, Err: fmt.Errorf("is required")}
+	case c.TopicARN != "" && !topicARN.MatchString(c.TopicARN):
+		return Config{}, &handler.ConfigError{Variable: EnvTopicARN, Err: fmt.Errorf("%q is not an SNS topic ARN", c.TopicARN)}
+	}
+	return c, nil
+}
