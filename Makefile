@@ -19,10 +19,13 @@ GO_BOOTSTRAP = CGO_ENABLED=0 GOOS=linux GOARCH=$(GOARCH) $(GO) build \
 	-tags lambda.norpc -trimpath -ldflags="-s -w" \
 	-o "$(ARTIFACTS_DIR)/bootstrap"
 
-.PHONY: build-CreateSessionFunction bootstrap
+.PHONY: build-CreateSessionFunction build-WebhookFunction bootstrap
 
 build-CreateSessionFunction:
 	$(GO_BOOTSTRAP) ./cmd/createsession
+
+build-WebhookFunction:
+	$(GO_BOOTSTRAP) ./cmd/webhook
 
 bootstrap:
 	@test -n "$(PKG)" || { echo "make bootstrap needs PKG=./path/to/main/package" >&2; exit 2; }

@@ -157,6 +157,9 @@ func Facts(s *Stack, root string) []error {
 		}
 	}
 
+	errs = append(errs, webhookFacts(s)...)
+	errs = append(errs, alarmFacts(s, scalar(p["FunctionName"]))...)
+
 	// Outputs.
 	if o, _ := s.Outputs["FunctionName"].(map[string]any); o["Value"] != FunctionID {
 		fail("output FunctionName is %v, want a Ref to %s", o["Value"], FunctionID)
@@ -166,6 +169,142 @@ func Facts(s *Stack, root string) []error {
 		fail("output SessionsEndpoint is %v, want the full https URL of SessionsApi's /sessions (%s)", o["Value"], want)
 	}
 	return errs
+}
+
+// WebhookID is the logical ID of the webhook function.
+const WebhookID = "WebhookFunction"
+
+// webhookFacts: the webhook function is built like the other, on POST
+// /webhooks of the same API, with the secret and the topic and a role that
+// may read the one and publish to the other, nothing else.
+func webhookFacts(s *Stack) []error {
+	var errs []error
+	fail := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	fn, ok := s.Resources[WebhookID]
+	if !ok || fn.Type != "AWS::Lambda::Function" {
+		return []error{fmt.Errorf("the deployed stack has no AWS::Lambda::Function %s", WebhookID)}
+	}
+	p := fn.Properties
+	if p["Runtime"] != "provided.al2023" || p["Handler"] != "bootstrap" {
+		fail("%s: Runtime %v, Handler %v", WebhookID, p["Runtime"], p["Handler"])
+	}
+	if a, _ := p["Architectures"].([]any); len(a) != 1 || a[0] != "arm64" {
+		fail("%s: Architectures is %v, want [arm64]", WebhookID, p["Architectures"])
+	}
+	// ComplyCube waits 15 s for an answer.
+	if secs, _ := p["Timeout"].(float64); secs <= 8 || secs >= 15 {
+		fail("%s: Timeout %v s, want above the 8 s publish bound and under ComplyCube's 15 s", WebhookID, p["Timeout"])
+	}
+	envProp, _ := p["Environment"].(map[string]any)
+	vars, _ := envProp["Variables"].(map[string]any)
+	if vars["COMPLYCUBE_SECRET_ID"] != s.Values["ComplyCubeSecretArn"] || vars["ALERT_TOPIC_ARN"] != "AlertTopic" {
+		fail("%s: environment %v, want COMPLYCUBE_SECRET_ID from ComplyCubeSecretArn and ALERT_TOPIC_ARN the AlertTopic", WebhookID, vars)
+	}
+	if t, ok := s.Resources["AlertTopic"]; !ok || t.Type != "AWS::SNS::Topic" {
+		fail("no AWS::SNS::Topic AlertTopic")
+	}
+	lc, _ := p["LoggingConfig"].(map[string]any)
+	if lg, _ := lc["LogGroup"].(string); lc["LogFormat"] != "JSON" || s.Resources[lg].Type != "AWS::Logs::LogGroup" {
+		fail("%s: LoggingConfig %v, want JSON into a log group of the stack", WebhookID, lc)
+	}
+	errs = append(errs, checkRoutes(s, WebhookID, "/webhooks", "post")...)
+	errs = append(errs, checkRole(s, fn, map[string]string{
+		"secretsmanager:GetSecretValue": s.Values["ComplyCubeSecretArn"],
+		"sns:Publish":                   "arn:aws:sns:" + pseudo["AWS::Region"] + ":" + pseudo["AWS::AccountId"] + ":AlertTopic.TopicName",
+		"kms:Decrypt":                   s.Values["SecretKmsKeyArn"],
+	})...)
+	want := "https://SessionsApi.execute-api." + pseudo["AWS::Region"] + "." + pseudo["AWS::URLSuffix"] + "/webhooks"
+	if o, _ := s.Outputs["WebhookEndpoint"].(map[string]any); o["Value"] != want {
+		fail("output WebhookEndpoint is %v, want %s", o["Value"], want)
+	}
+	// AlarmEmail: a subscription exactly when an address is given.
+	var subs []Resource
+	for _, r := range s.Resources {
+		if r.Type == "AWS::SNS::Subscription" {
+			subs = append(subs, r)
+		}
+	}
+	switch email := s.Values["AlarmEmail"]; {
+	case email == "" && len(subs) != 0:
+		fail("AlarmEmail is empty but the stack subscribes %v", subs[0].Properties["Endpoint"])
+	case email != "" && (len(subs) != 1 || subs[0].Properties["Endpoint"] != email || subs[0].Properties["Protocol"] != "email" || subs[0].Properties["TopicArn"] != "AlertTopic"):
+		fail("AlarmEmail %s: subscriptions %v, want one e-mail subscription to AlertTopic", email, subs)
+	}
+	return errs
+}
+
+// requiredAlarms are the conditions the contract wants alarms for: a
+// metric of the function's, by its name.
+var requiredAlarms = []struct{ namespace, metric, function string }{
+	{"ComplyCubeCreateSession", "KeyRejected", "create-session"},
+	{"ComplyCubeCreateSession", "KeyReadFailures", "create-session"},
+	{"ComplyCubeCreateSession", "Errors5xx", "create-session"},
+	{"AWS/Lambda", "Errors", "webhook"},
+}
+
+// alarmFacts: every alarm tells the alert topic, and the required ones
+// exist, on metrics the functions write, with the dimension value the
+// functions log (their FunctionName).
+func alarmFacts(s *Stack, createSessionName string) []error {
+	var errs []error
+	names := map[string]string{"create-session": createSessionName, "webhook": WebhookID}
+	if wf, ok := s.Resources[WebhookID]; ok {
+		if n := scalar(wf.Properties["FunctionName"]); n != "" {
+			names["webhook"] = n
+		}
+	}
+	found := map[string]bool{}
+	for id, r := range s.Resources {
+		if r.Type != "AWS::CloudWatch::Alarm" {
+			continue
+		}
+		if !strings.Contains(flat(r.Properties["AlarmActions"]), "AlertTopic") {
+			errs = append(errs, fmt.Errorf("alarm %s does not tell the AlertTopic", id))
+		}
+		if len(strings.TrimSpace(scalar(r.Properties["AlarmDescription"]))) < 40 {
+			errs = append(errs, fmt.Errorf("alarm %s does not explain itself in its AlarmDescription", id))
+		}
+		for _, m := range alarmMetrics(r.Properties) {
+			found[m] = true
+		}
+	}
+	for _, want := range requiredAlarms {
+		dim := names[want.function]
+		if want.namespace == "AWS/Lambda" {
+			dim = WebhookID // a Ref to the function: its name
+		}
+		if !found[want.namespace+" "+want.metric+" "+dim] {
+			errs = append(errs, fmt.Errorf("no alarm on %s %s for %s", want.namespace, want.metric, dim))
+		}
+	}
+	return errs
+}
+
+// alarmMetrics lists "namespace metric dimension-value" for an alarm's
+// metric, or each metric of its metric math.
+func alarmMetrics(p map[string]any) []string {
+	one := func(m map[string]any) string {
+		dims, _ := m["Dimensions"].([]any)
+		v := ""
+		if len(dims) == 1 {
+			d, _ := dims[0].(map[string]any)
+			v = scalar(d["Value"])
+		}
+		return scalar(m["Namespace"]) + " " + scalar(m["MetricName"]) + " " + v
+	}
+	var out []string
+	if p["MetricName"] != nil {
+		out = append(out, one(p))
+	}
+	list, _ := p["Metrics"].([]any)
+	for _, x := range list {
+		q, _ := x.(map[string]any)
+		stat, _ := q["MetricStat"].(map[string]any)
+		if m, ok := stat["Metric"].(map[string]any); ok {
+			out = append(out, one(m))
+		}
+	}
+	return out
 }
 
 // checkBuild: every function of the template is built by `sam build`

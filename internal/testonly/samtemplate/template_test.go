@@ -96,7 +96,9 @@ func TestTemplate(t *testing.T) {
 	requireTools(t)
 	withKMS := deployValues(t)
 	withKMS["SecretKmsKeyArn"] = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
-	for name, values := range map[string]map[string]string{"samconfig values": deployValues(t), "with a KMS key": withKMS} {
+	withEmail := deployValues(t)
+	withEmail["AlarmEmail"] = "ops@example.com"
+	for name, values := range map[string]map[string]string{"samconfig values": deployValues(t), "with a KMS key": withKMS, "with an alarm e-mail": withEmail} {
 		t.Run(name, func(t *testing.T) {
 			for _, err := range Facts(deployed(t, values), repo(t)) {
 				t.Error(err)
@@ -129,6 +131,14 @@ func TestTemplateMistakes(t *testing.T) {
 		{"CodeUri at a folder with no Makefile", "      CodeUri: .\n", "      CodeUri: handler/\n", "has no Makefile"},
 		{"the go1.x build method (no project flags)", "      BuildMethod: makefile", "      BuildMethod: go1.x", "want makefile"},
 		{"a silent ClientSource default", "    AllowedValues: [signup, invitation, request]", "    Default: request\n    AllowedValues: [signup, invitation, request]", "ClientSource must be required"},
+		{"the webhook role publishing anywhere", "        - SNSPublishMessagePolicy:\n            TopicName: !GetAtt AlertTopic.TopicName", "        - Statement:\n            - Effect: Allow\n              Action: sns:Publish\n              Resource: !Sub 'arn:aws:sns:${AWS::Region}:${AWS::AccountId}:*'", "a * resource"},
+		{"the webhook role reading other secrets", "        - SNSPublishMessagePolicy:", "        - Statement:\n            - Effect: Allow\n              Action: secretsmanager:ListSecrets\n              Resource: !Ref ComplyCubeSecretArn\n        - SNSPublishMessagePolicy:", "allows secretsmanager:ListSecrets"},
+		{"an alarm that tells no one", "      AlarmActions: [!Ref AlertTopic]\n      OKActions: [!Ref AlertTopic]\n\n  KeyUnreadableAlarm:", "      OKActions: [!Ref AlertTopic]\n\n  KeyUnreadableAlarm:", "does not tell the AlertTopic"},
+		{"no alarm on the key", "      MetricName: KeyRejected", "      MetricName: Requests", "no alarm on ComplyCubeCreateSession KeyRejected"},
+		{"an alarm on the wrong function's metrics", "      MetricName: KeyReadFailures\n      Dimensions:\n        - Name: Function\n          Value: !Sub '${AWS::StackName}-create-session'", "      MetricName: KeyReadFailures\n      Dimensions:\n        - Name: Function\n          Value: createsession", "no alarm on ComplyCubeCreateSession KeyReadFailures"},
+		{"an e-mail subscribed without AlarmEmail", "    Condition: HasAlarmEmail\n", "", "AlarmEmail is empty but the stack subscribes"},
+		{"no webhook route", "            Path: /webhooks", "            Path: /hooks", "no HTTP API route POST /webhooks"},
+		{"a webhook timeout past ComplyCube's 15 s", "      Timeout: 10", "      Timeout: 20", "under ComplyCube's 15 s"},
 		{"the secret policy on another secret", "            SecretArn: !Ref ComplyCubeSecretArn", "            SecretArn: arn:aws:secretsmanager:eu-west-1:123456789012:secret:other-AbCdEf", "want only arn:aws:secretsmanager:eu-west-1:123456789012:secret:complycube/api-key"},
 	}
 	dir := t.TempDir()
