@@ -213,6 +213,15 @@ func TestBrowserFlow(t *testing.T) {
 	if next := text(t, ctx, "next"); !strings.Contains(next, "e-mail") {
 		t.Errorf("the success page does not say the result comes by e-mail: %q", next)
 	}
+	// Complete sent ComplyCube's webhook to the dev server's /webhooks,
+	// whose receiver (the webhook function's code) logged what it would
+	// publish to the alert topic.
+	if !waitFor(d.out, `"msg":"would publish to the alert topic"`, `workflow.session.completed`, clientID) {
+		t.Errorf("no webhook logged by the dev server after Complete:\n%s", d.out.String())
+	}
+	if sent, failed := d.simulator.Webhooks(); sent != 1 || failed != 0 {
+		t.Errorf("simulator webhooks: %d sent, %d failed", sent, failed)
+	}
 
 	// Again, as a company, dark theme, and Cancel.
 	do(t, ctx, "to the simulator's page as a company, dark",
@@ -266,8 +275,17 @@ func TestBrowserFlow(t *testing.T) {
 	if !strings.Contains(logs, `"method":"OPTIONS"`) || !strings.Contains(logs, `"status":204`) {
 		t.Errorf("no preflight in the dev server's log:\n%s", logs)
 	}
-	if n := strings.Count(logs, `"method":"POST"`); n != 3 {
-		t.Errorf("%d POSTs logged, want 3", n)
+	posts, hooks := 0, 0
+	for _, l := range strings.Split(logs, "\n") {
+		switch {
+		case strings.Contains(l, `"msg":"request"`) && strings.Contains(l, `"method":"POST"`):
+			posts++
+		case strings.Contains(l, `"msg":"webhook"`) && strings.Contains(l, `"status":200`) && strings.Contains(l, `"published":true`):
+			hooks++
+		}
+	}
+	if posts != 3 || hooks != 2 {
+		t.Errorf("%d POSTs to /sessions and %d webhooks taken, want 3 and 2 (Complete and Cancel)", posts, hooks)
 	}
 	for _, pii := range []string{"ada@example.com", "Lovelace", "Analytical Engines"} {
 		if strings.Contains(logs, pii) {
@@ -354,6 +372,22 @@ func TestBrowserInvitation(t *testing.T) {
 	if got := text(t, ctx, "status"); got != "'invitation' is not a valid invitation" {
 		t.Errorf("status %q", got)
 	}
+}
+
+// waitFor waits up to 5 s for a line of out that holds every part.
+func waitFor(out *syncBuffer, parts ...string) bool {
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		for _, l := range strings.Split(out.String(), "\n") {
+			all := true
+			for _, p := range parts {
+				all = all && strings.Contains(l, p)
+			}
+			if all {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 var invitationLine = regexp.MustCompile(`devserver: invitation for client ([0-9a-f]{24}), valid [^:]+: (\S+)`)

@@ -13,6 +13,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -24,7 +25,9 @@ import (
 	"time"
 
 	"github.com/complycube-session/createsession/handler"
+	"github.com/complycube-session/createsession/handler/webhook"
 	"github.com/complycube-session/createsession/internal/lambda/app"
+	"github.com/complycube-session/createsession/internal/lambda/webhookapp"
 	"github.com/complycube-session/createsession/internal/local/localhttp"
 	"github.com/complycube-session/createsession/internal/local/simulator"
 )
@@ -126,6 +129,15 @@ func runWith(ctx context.Context, args []string, getenv func(string) string, std
 		// a backend uses.
 		overrides[handler.EnvClientSource] = string(handler.SourceSignup)
 	}
+	// The webhook receiver's secret: WEBHOOK_SECRET, or one made now and
+	// shared with the simulator, which signs its webhooks with it.
+	webhookSecret := getenv(handler.EnvWebhookSecret)
+	if webhookSecret == "" {
+		webhookSecret = newInvitationKey()
+	}
+	if sim != nil {
+		sim.SetWebhook(apiURL+"/webhooks", webhookSecret)
+	}
 	// With invitations, the dev server signs with INVITATION_KEY, or with a
 	// key it makes now, unless the key lives in a configured secret.
 	invitationKey := ""
@@ -161,13 +173,17 @@ func runWith(ctx context.Context, args []string, getenv func(string) string, std
 		return err
 	}
 
+	// The webhook function's own code, with a publisher that logs what it
+	// would send to the alert topic.
+	hooks := webhookapp.Build(ctx, webhook.Config{WebhookSecret: webhookSecret, FunctionName: "local-webhook"}, logPublisher{log}, log)
 	api := http.NewServeMux()
 	api.Handle("/sessions", localhttp.Server{Lambda: fn, Timeout: invocationTimeout})
+	api.Handle("/webhooks", localhttp.Server{Lambda: hooks, Timeout: webhookTimeout})
 	api.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("Cache-Control", "no-store")
 		w.WriteHeader(http.StatusNotFound)
-		io.WriteString(w, `{"type":"resource_not_found","message":"The endpoint is POST /sessions."}`)
+		io.WriteString(w, `{"type":"resource_not_found","message":"The endpoints are POST /sessions and POST /webhooks."}`)
 	})
 	// front are the servers a browser talks to; the simulator is behind them.
 	front := []*server{{ln: apiLn, srv: newServer(api)}}
@@ -262,6 +278,18 @@ func siteHandler(dir, endpoint string, source handler.ClientSource) http.Handler
 		w.Header().Set("Content-Type", "text/javascript; charset=utf-8")
 		w.Write(src)
 	})
+}
+
+// webhookTimeout matches the webhook function's Timeout in template.yaml.
+const webhookTimeout = 10 * time.Second
+
+// logPublisher is the dev server's alert topic: it logs the message the
+// webhook function would publish.
+type logPublisher struct{ log *slog.Logger }
+
+func (p logPublisher) Publish(_ context.Context, subject, message string) error {
+	p.log.Info("would publish to the alert topic", slog.String("subject", subject), slog.String("message", message))
+	return nil
 }
 
 // invitationTTL is how long the dev server's invitation link works.

@@ -1,6 +1,9 @@
 package simulator_test
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -133,4 +136,55 @@ func TestFaultBodyIsDocumented(t *testing.T) {
 		}
 	}
 	t.Error("no 500 in 20 calls at fault rate 1")
+}
+
+// TestCompleteSendsWebhook: Complete and Cancel send a webhook signed as
+// ComplyCube signs them, then send the browser to successUrl or cancelUrl.
+func TestCompleteSendsWebhook(t *testing.T) {
+	type received struct {
+		sig  string
+		body []byte
+	}
+	got := make(chan received, 2)
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		got <- received{r.Header.Get("ComplyCube-Signature"), b}
+	}))
+	defer hook.Close()
+	sim, srv := start(t)
+	sim.SetWebhook(hook.URL+"/webhooks", "whsec_sim")
+	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	for action, want := range map[string]struct{ location, typ, status string }{
+		"complete": {"https://shop.example/ok", "workflow.session.completed", "completed"},
+		"cancel":   {"https://shop.example/no", "workflow.session.cancelled", "cancelled"},
+	} {
+		_, body := post(t, srv, key, "application/json", valid)
+		var ok struct{ RedirectURL string }
+		json.Unmarshal([]byte(body), &ok)
+		token := strings.TrimSuffix(strings.TrimPrefix(ok.RedirectURL, srv.URL+"/session/"), "?theme=light")
+		res, err := noFollow.Get(srv.URL + "/session/" + token + "/" + action)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != 303 || res.Header.Get("Location") != want.location {
+			t.Errorf("%s: %d to %q", action, res.StatusCode, res.Header.Get("Location"))
+		}
+		r := <-got
+		mac := hmac.New(sha256.New, []byte("whsec_sim"))
+		mac.Write(r.body)
+		if r.sig != hex.EncodeToString(mac.Sum(nil)) {
+			t.Errorf("%s: signature %q does not match the body", action, r.sig)
+		}
+		var ev struct {
+			ID, Type string
+			Payload  struct{ ID, ClientID, Status string }
+		}
+		if json.Unmarshal(r.body, &ev); !strings.HasPrefix(ev.ID, "evt_") || ev.Type != want.typ || ev.Payload.ID != token || ev.Payload.ClientID != "5eb04fcd0f3e360008035eb1" || ev.Payload.Status != want.status {
+			t.Errorf("%s: event %s", action, r.body)
+		}
+	}
+	if sent, failed := sim.Webhooks(); sent != 2 || failed != 0 {
+		t.Errorf("webhooks sent %d, failed %d", sent, failed)
+	}
 }

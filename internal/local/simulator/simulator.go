@@ -9,7 +9,11 @@
 package simulator
 
 import (
+	"bytes"
+	"context"
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
 	"embed"
 	"encoding/hex"
 	"encoding/json"
@@ -102,6 +106,9 @@ type Simulator struct {
 	requests atomic.Int64
 
 	rejectEmails string // a suffix of e-mail addresses answered 400, for tests
+
+	webhookURL, webhookSecret string // where Complete and Cancel are told
+	webhooksSent, webhookFails  atomic.Int64
 
 	// rate limit: a token bucket of rate tokens a second, rate deep; 0 is
 	// no limit.
@@ -198,6 +205,21 @@ func (s *Simulator) allow() (ok bool, retryAfter time.Duration) {
 		return true, 0
 	}
 	return false, time.Duration((1 - s.tokens) / s.rate * float64(time.Second))
+}
+
+// SetWebhook makes Complete and Cancel on the hosted page send a signed
+// webhook to url, as ComplyCube does: the event as JSON, its hex
+// HMAC-SHA256 under secret in the ComplyCube-Signature header. Set it
+// before serving.
+func (s *Simulator) SetWebhook(url, secret string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.webhookURL, s.webhookSecret = url, secret
+}
+
+// Webhooks counts the webhooks sent and the ones that were not answered 2xx.
+func (s *Simulator) Webhooks() (sent, failed int64) {
+	return s.webhooksSent.Load(), s.webhookFails.Load()
 }
 
 // SetRejectEmails makes client creations whose e-mail ends in suffix fail
@@ -309,7 +331,15 @@ func (s *Simulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			s.createSession(w, fields)
 		}
 	case strings.HasPrefix(r.URL.Path, "/session/") && (r.Method == http.MethodGet || r.Method == http.MethodHead):
-		s.hostedPage(w, r, strings.TrimPrefix(r.URL.Path, "/session/"))
+		token, action, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/session/"), "/")
+		switch action {
+		case "":
+			s.hostedPage(w, r, token)
+		case "complete", "cancel":
+			s.finish(w, r, token, action)
+		default:
+			http.NotFound(w, r)
+		}
 	case strings.HasPrefix(r.URL.Path, "/v1/"):
 		apiError(w, http.StatusNotFound, "resource_not_found", "The requested resource does not exist.", "")
 	default:
@@ -466,6 +496,67 @@ func (s *Simulator) hostedPage(w http.ResponseWriter, r *http.Request, token str
 	}
 	dark := ss.Theme == "dark" || r.URL.Query().Get("theme") == "dark"
 	page.Execute(w, map[string]any{"S": ss, "Dark": dark})
+}
+
+// webhookClient sends the simulator's webhooks; ComplyCube waits 15 s.
+var webhookClient = &http.Client{Timeout: 15 * time.Second}
+
+// finish is the hosted page's Complete or Cancel: the session's webhook
+// goes out (workflow.session.completed or .cancelled), then the browser
+// goes to successUrl or cancelUrl.
+func (s *Simulator) finish(w http.ResponseWriter, r *http.Request, token, action string) {
+	ss, ok := s.Session(token)
+	if !ok {
+		s.hostedPage(w, r, token)
+		return
+	}
+	target, typ, status, outcome := ss.SuccessURL, "workflow.session.completed", "completed", "clear"
+	if action == "cancel" {
+		target, typ, status, outcome = ss.CancelURL, "workflow.session.cancelled", "cancelled", ""
+	}
+	s.mu.Lock()
+	url, secret := s.webhookURL, s.webhookSecret
+	s.mu.Unlock()
+	if url != "" {
+		payload := map[string]any{"id": ss.Token, "clientId": ss.ClientID, "workflowTemplateId": ss.WorkflowTemplateID, "status": status}
+		if outcome != "" {
+			payload["outcome"] = outcome
+		}
+		event, _ := json.Marshal(map[string]any{"id": "evt_" + hex.EncodeToString(randomBytes(12)), "type": typ, "resourceType": "workflowSession",
+			"createdAt": time.Now().UTC().Format("2006-01-02T15:04:05.000Z"), "payload": payload})
+		s.sendWebhook(r.Context(), url, secret, event)
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	http.Redirect(w, r, target, http.StatusSeeOther)
+}
+
+func (s *Simulator) sendWebhook(ctx context.Context, url, secret string, event []byte) {
+	s.webhooksSent.Add(1)
+	mac := hmac.New(sha256.New, []byte(secret))
+	mac.Write(event)
+	req, err := http.NewRequestWithContext(context.WithoutCancel(ctx), http.MethodPost, url, bytes.NewReader(event))
+	if err != nil {
+		s.webhookFails.Add(1)
+		return
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("ComplyCube-Signature", hex.EncodeToString(mac.Sum(nil)))
+	res, err := webhookClient.Do(req)
+	if err != nil {
+		s.webhookFails.Add(1)
+		return
+	}
+	io.Copy(io.Discard, res.Body)
+	res.Body.Close()
+	if res.StatusCode/100 != 2 {
+		s.webhookFails.Add(1)
+	}
+}
+
+func randomBytes(n int) []byte {
+	b := make([]byte, n)
+	rand.Read(b)
+	return b
 }
 
 // clientFields are the client fields the simulator takes: the ones the

@@ -112,8 +112,8 @@ func TestSessionAndHostedPage(t *testing.T) {
 	res.Body.Close()
 	for _, want := range []string{
 		`id="client-id">5eb04fcd0f3e360008035eb1<`,
-		`id="complete" href="https://shop.example/ok"`,
-		`id="cancel" href="https://shop.example/no"`,
+		`id="complete" href="/session/` + strings.TrimSuffix(strings.TrimPrefix(ok.RedirectURL, srv.URL+"/session/"), "?theme=dark") + `/complete"`,
+		`id="cancel" href="/session/` + strings.TrimSuffix(strings.TrimPrefix(ok.RedirectURL, srv.URL+"/session/"), "?theme=dark") + `/cancel"`,
 		`id="theme">dark<`,
 		`--bg:#0f141c`, // the dark palette
 		`help@shop.example`,
