@@ -44,10 +44,16 @@ const (
 
 type options struct {
 	cold, warm, mem int
-	rtt             time.Duration // to ComplyCube
-	rttSM           time.Duration // to Secrets Manager
-	benchCount      int
-	smoke           bool
+	// The memory-size table (CPU share and AL2023 roots).
+	sizes                []int
+	coldShare, warmShare int
+	warmGap              time.Duration
+	svg                  string
+	onlySizes            bool
+	rtt                  time.Duration // to ComplyCube
+	rttSM                time.Duration // to Secrets Manager
+	benchCount           int
+	smoke                bool
 }
 
 func main() {
@@ -59,12 +65,34 @@ func main() {
 	flag.DurationVar(&o.rttSM, "rtt-sm", -1, "simulated network round trip to Secrets Manager (default: the same as -rtt)")
 	flag.IntVar(&o.benchCount, "bench-count", 5, "go test -bench -count")
 	flag.BoolVar(&o.smoke, "smoke", false, "run every step once with small counts, to check the benchmark still works")
+	sizes := flag.String("sizes", "128,256,512,1024,1769", "memory sizes (MB) of the CPU-share table; empty for none")
+	flag.IntVar(&o.coldShare, "cold-share", 5, "cold starts per variant and memory size")
+	flag.IntVar(&o.warmShare, "warm-share", 10, "spaced warm requests per variant and memory size")
+	flag.DurationVar(&o.warmGap, "warm-gap", 250*time.Millisecond, "the gap between warm requests, as on a quiet site")
+	flag.StringVar(&o.svg, "svg", "", "write the memory-size chart to this SVG file (BENCHMARKS.md shows docs/memory-sizes.svg)")
+	flag.BoolVar(&o.onlySizes, "only-sizes", false, "measure the memory-size table only (for trials)")
+	extraEnv := flag.String("template-env", "", "KEY=VALUE,... added to createsession's environment in the memory-size table, to try a template setting")
 	flag.Parse()
+	if *extraEnv != "" {
+		templateExtraEnv = strings.Split(*extraEnv, ",")
+	}
+	for _, f := range strings.Split(*sizes, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		n, err := strconv.Atoi(f)
+		if err != nil || n < 128 || n > 10240 {
+			fmt.Fprintf(os.Stderr, "bench: -sizes %q: each size must be a whole number of MB from 128 to 10240\n", f)
+			os.Exit(2)
+		}
+		o.sizes = append(o.sizes, n)
+	}
 	if o.rttSM < 0 {
 		o.rttSM = o.rtt
 	}
 	if o.smoke {
 		o.cold, o.warm, o.mem, o.benchCount = 1, 20, 200, 1
+		o.sizes, o.coldShare, o.warmShare, o.warmGap = []int{128}, 1, 1, 10*time.Millisecond
 	}
 	if err := run(o, os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
@@ -78,6 +106,9 @@ type variant struct {
 	pkg       string // a main package, built with the Makefile's flags
 	logicalID string // or the template's function, built by its sam build target
 	bootstrap string
+	// asTemplate: run with the environment template.yaml gives the function
+	// (the AL2023 trust-store settings), as deployed.
+	asTemplate bool
 }
 
 func run(o options, out io.Writer) error {
@@ -93,7 +124,7 @@ func run(o options, out io.Writer) error {
 	variants := []*variant{
 		{name: "hello-world", pkg: "./bench/hello"},
 		{name: "baseline", pkg: "./bench/baseline"},
-		{name: "createsession", logicalID: "CreateSessionFunction"},
+		{name: "createsession", logicalID: "CreateSessionFunction", asTemplate: true},
 	}
 	for _, v := range variants {
 		dir := filepath.Join(work, v.name)
@@ -115,6 +146,9 @@ func run(o options, out io.Writer) error {
 		return err
 	}
 	defer f.close()
+	if o.onlySizes {
+		return runSizes(o, out, work, rie, variants, f, func(bool) string { return "not judged (-only-sizes)" })
+	}
 
 	// 1 and 2: cold starts, without and with the simulated round trip.
 	type coldResult struct{ init, first []time.Duration }
@@ -224,6 +258,52 @@ func run(o options, out io.Writer) error {
 	fmt.Fprintf(out, "| bootstrap, linux/arm64, stripped | | | %.1f MB | | < 10 MB: %s |\n", mb(binSize), verdict(binSize < 10e6))
 	fmt.Fprintf(out, "| bootstrap.zip | | | %.1f MB | | < 4 MB: %s |\n", mb(zipSize), verdict(zipSize < 4e6))
 	fmt.Fprintf(out, "| peak RSS (VmHWM) after %d / %d warm requests | | | %.1f / %.1f MB | %.2fx | < 32 MB, equal: %s |\n", o.warm, o.mem, float64(mem1)/1024, float64(mem2)/1024, float64(mem2)/float64(mem1), verdict(mem2 < 32*1024 && float64(mem2) <= 1.1*float64(mem1)))
+
+	// 5: Lambda's shape: the CPU share by memory size and AL2023's roots.
+	return runSizes(o, out, work, rie, variants, f, verdict)
+}
+
+// runSizes measures and prints the memory-size table (the CPU share and
+// AL2023's roots), and writes its chart.
+func runSizes(o options, out io.Writer, work, rie string, variants []*variant, f *fakes, verdict func(bool) string) error {
+	ours := variants[2]
+	if len(o.sizes) == 0 {
+		return nil
+	}
+	cpuWhy, rootsWhy := checkShapes()
+	if cpuWhy != "" || rootsWhy != "" {
+		fmt.Fprintf(out, "\nSKIPPED the memory-size table (CPU share and AL2023 roots): %s\n", strings.Trim(cpuWhy+"; "+rootsWhy, "; "))
+		return nil
+	}
+	shapes := &lambdaShapes{work: work, cgroups: map[int]string{}}
+	defer shapes.close()
+	rows, err := memorySizes(o, rie, shapes, variants, f, os.Stderr)
+	if err != nil {
+		return err
+	}
+	// Ours at 128 MB without the template's trust-store settings: what
+	// they save.
+	var before sizeResult
+	if slices.Contains(o.sizes, 128) {
+		plain := *ours
+		plain.asTemplate = false
+		var samples [3][]time.Duration
+		for i := 0; i < o.coldShare; i++ {
+			initD, first, cpu, err := coldStartIn(rie, shapes, &plain, shape{memMB: 128, al2023: true}, f.al2023Env(false), f.caPEM())
+			if err != nil {
+				return fmt.Errorf("createsession without the template's SSL settings: %w", err)
+			}
+			samples[0], samples[1], samples[2] = append(samples[0], initD), append(samples[1], first), append(samples[2], cpu)
+		}
+		before = sizeResult{init: median(samples[0]), first: median(samples[1]), cpu: median(samples[2])}
+	}
+	printSizes(out, o, rows, before, verdict)
+	if o.svg != "" {
+		if err := writeSVG(o.svg, rows); err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "\nchart written to %s\n", o.svg)
+	}
 	return nil
 }
 
@@ -268,6 +348,12 @@ func startFakes(work string, rttSM, rttCC time.Duration) (*fakes, error) {
 		return nil, err
 	}
 	return f, nil
+}
+
+// caPEM is the fakes' test CA, which the AL2023 trust store includes as
+// Lambda's includes ComplyCube's and Amazon's CAs.
+func (f *fakes) caPEM() []byte {
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: f.sm.Certificate().Raw})
 }
 
 func (f *fakes) close() {

@@ -107,8 +107,8 @@ type Simulator struct {
 
 	rejectEmails string // a suffix of e-mail addresses answered 400, for tests
 
-	webhookURL, webhookSecret string // where Complete and Cancel are told
-	webhooksSent, webhookFails  atomic.Int64
+	webhookURL, webhookSecret  string // where Complete and Cancel are told
+	webhooksSent, webhookFails atomic.Int64
 
 	// rate limit: a token bucket of rate tokens a second, rate deep; 0 is
 	// no limit.
