@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/complycube-session/createsession/handler"
+	"github.com/complycube-session/createsession/internal/testonly/lambdaemu"
 )
 
 // ContractVariables are the variables of the contract the function must get
@@ -97,6 +98,7 @@ func Facts(s *Stack, root string) []error {
 	if _, err := handler.LoadConfig(func(k string) string { return env[k] }); err != nil {
 		fail("the function would refuse this configuration: %v", err)
 	}
+	errs = append(errs, checkCertEnv(FunctionID, vars)...)
 
 	errs = append(errs, checkRoutes(s, FunctionID, "/sessions", "post", "options")...)
 	errs = append(errs, checkThrottling(s)...)
@@ -171,6 +173,19 @@ func Facts(s *Stack, root string) []error {
 	return errs
 }
 
+// checkCertEnv: the function gets the trust-store settings the benchmark
+// measures (lambdaemu.AL2023CertEnv), so that Go parses AL2023's roots once.
+func checkCertEnv(id string, vars map[string]any) []error {
+	var errs []error
+	for _, kv := range lambdaemu.AL2023CertEnv {
+		k, v, _ := strings.Cut(kv, "=")
+		if got := scalar(vars[k]); got != v {
+			errs = append(errs, fmt.Errorf("%s: %s is %q, want %q (AL2023's roots parsed once)", id, k, got, v))
+		}
+	}
+	return errs
+}
+
 // WebhookID is the logical ID of the webhook function.
 const WebhookID = "WebhookFunction"
 
@@ -207,6 +222,7 @@ func webhookFacts(s *Stack) []error {
 	if lg, _ := lc["LogGroup"].(string); lc["LogFormat"] != "JSON" || s.Resources[lg].Type != "AWS::Logs::LogGroup" {
 		fail("%s: LoggingConfig %v, want JSON into a log group of the stack", WebhookID, lc)
 	}
+	errs = append(errs, checkCertEnv(WebhookID, vars)...)
 	errs = append(errs, checkRoutes(s, WebhookID, "/webhooks", "post")...)
 	errs = append(errs, checkRole(s, fn, map[string]string{
 		"secretsmanager:GetSecretValue": s.Values["ComplyCubeSecretArn"],

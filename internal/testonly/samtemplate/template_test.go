@@ -139,6 +139,7 @@ func TestTemplateMistakes(t *testing.T) {
 		{"an e-mail subscribed without AlarmEmail", "    Condition: HasAlarmEmail\n", "", "AlarmEmail is empty but the stack subscribes"},
 		{"no webhook route", "            Path: /webhooks", "            Path: /hooks", "no HTTP API route POST /webhooks"},
 		{"a webhook timeout past ComplyCube's 15 s", "      Timeout: 10", "      Timeout: 20", "under ComplyCube's 15 s"},
+		{"Go's default root loading on AL2023", "        SSL_CERT_DIR: /nonexistent\n", "", "SSL_CERT_DIR is \"\""},
 		{"the secret policy on another secret", "            SecretArn: !Ref ComplyCubeSecretArn", "            SecretArn: arn:aws:secretsmanager:eu-west-1:123456789012:secret:other-AbCdEf", "want only arn:aws:secretsmanager:eu-west-1:123456789012:secret:complycube/api-key"},
 	}
 	dir := t.TempDir()
