@@ -121,7 +121,7 @@ func (f *fakes) al2023Env(asTemplate bool) []string {
 		}
 	}
 	if asTemplate {
-		env = append(env, lambdaemu.AL2023CertEnv...)
+		env = append(env, lambdaemu.TemplateRuntimeEnv...)
 		env = append(env, templateExtraEnv...)
 	}
 	return env

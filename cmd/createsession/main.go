@@ -7,6 +7,7 @@ import (
 	"context"
 	"io"
 	"os"
+	"runtime/debug"
 
 	"github.com/aws/aws-lambda-go/lambda"
 
@@ -23,7 +24,13 @@ func main() {
 // does not return. It returns an error, already logged, only when the
 // configuration is unusable.
 func run(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
+	// No garbage collection while init runs: it allocates a few megabytes
+	// once, and at the 128 MB CPU share every collection cycle is paid at
+	// a fourteenth of a core (BENCHMARKS.md). The usual setting is back
+	// before the first request.
+	gc := debug.SetGCPercent(-1)
 	fn, err := app.FromEnv(ctx, getenv, app.NewLogger(stdout))
+	debug.SetGCPercent(gc)
 	if err != nil {
 		return err
 	}

@@ -8,6 +8,7 @@ import (
 	"context"
 	"io"
 	"os"
+	"runtime/debug"
 
 	"github.com/aws/aws-lambda-go/lambda"
 
@@ -25,7 +26,10 @@ func main() {
 // does not return. It returns an error, already logged, only when the
 // configuration is unusable.
 func run(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
+	// No garbage collection while init runs, as in cmd/createsession.
+	gc := debug.SetGCPercent(-1)
 	fn, err := webhookapp.FromEnv(ctx, getenv, app.NewLogger(stdout))
+	debug.SetGCPercent(gc)
 	if err != nil {
 		return err
 	}

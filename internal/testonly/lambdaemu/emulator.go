@@ -117,13 +117,16 @@ type Emulator struct {
 	done   chan struct{}
 }
 
-// AL2023CertEnv is what template.yaml sets on both functions so that Go
-// loads Amazon Linux 2023's trusted roots once, from the one bundle, instead
-// of parsing each root about three times (the bundle, then /etc/ssl/certs
-// and /etc/pki/tls/certs, which hold the same roots again): SSL_CERT_FILE
-// names the bundle, and SSL_CERT_DIR a folder that does not exist, so no
-// folder is read. The template test and the benchmark use it.
-var AL2023CertEnv = []string{"SSL_CERT_FILE=/etc/pki/tls/certs/ca-bundle.crt", "SSL_CERT_DIR=/nonexistent"}
+// TemplateRuntimeEnv is the Go runtime's part of what template.yaml sets on
+// both functions: SSL_CERT_FILE and SSL_CERT_DIR so that Go loads Amazon
+// Linux 2023's trusted roots once, from the one bundle, instead of parsing
+// each root about three times (the bundle, then /etc/ssl/certs and
+// /etc/pki/tls/certs, which hold the same roots again; the second names a
+// folder that does not exist, so no folder is read), and GOMAXPROCS=1,
+// since a function at a fraction of a core gains nothing from a second
+// scheduler thread and pays for it. The template test and the benchmark
+// use it.
+var TemplateRuntimeEnv = []string{"SSL_CERT_FILE=/etc/pki/tls/certs/ca-bundle.crt", "SSL_CERT_DIR=/nonexistent", "GOMAXPROCS=1"}
 
 // AWSEnv is the environment Lambda gives a function, as far as the tests
 // need it, with Secrets Manager at secretsManagerURL (a local fake): static
