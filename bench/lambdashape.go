@@ -177,7 +177,7 @@ func (l *lambdaShapes) al2023Etc(extra []byte) (string, error) {
 // must be named bootstrap, so that the process keeps that name.
 func (l *lambdaShapes) wrap(real string, s shape, extraCA []byte) (string, error) {
 	if s.memMB == 0 && !s.al2023 {
-		return real, nil
+		return real, nil // l may be nil then
 	}
 	procs := "/dev/null"
 	if s.memMB > 0 {

@@ -15,7 +15,6 @@ import (
 	"crypto/tls"
 	"encoding/json"
 	"encoding/pem"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -391,30 +390,10 @@ var status200 = regexp.MustCompile(`"statusCode":\s*200`)
 
 // coldStart starts an emulator for v, invokes it once, and returns the INIT
 // REPORT duration and the time from the invoke to the answer (the function's
-// process start, init and first request).
+// process start, init and first request), at the machine's full CPU.
 func coldStart(rie string, v *variant, env []string) (initD, first time.Duration, err error) {
-	emu, err := lambdaemu.Start(rie, v.bootstrap, env)
-	if err != nil {
-		return 0, 0, err
-	}
-	defer emu.Stop()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	start := time.Now()
-	out, err := emu.Invoke(ctx, event)
-	first = time.Since(start)
-	if err != nil {
-		return 0, 0, err
-	}
-	if !status200.Match(out) {
-		return 0, 0, fmt.Errorf("answer %s\n%s", out, emu.Output())
-	}
-	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
-		if d, ok := emu.InitDuration(); ok {
-			return d, first, nil
-		}
-	}
-	return 0, 0, errors.New("no INIT REPORT line")
+	initD, first, _, err = coldStartIn(rie, nil, v, shape{}, env, nil)
+	return initD, first, err
 }
 
 // tlsHandshakes returns the median time of n fresh TLS handshakes with srv

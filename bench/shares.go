@@ -38,8 +38,9 @@ type sizeRow struct {
 	floor   time.Duration         // hello's first answer + 4 round trips
 }
 
-// coldStartIn is coldStart in a Lambda shape: it also returns the
-// function's CPU time from exec to its first answer.
+// coldStartIn is a cold start in a Lambda shape (shape{} for the machine
+// as it is): the INIT REPORT duration, the time from the invoke to the
+// answer, and the function's CPU time from exec to that answer.
 func coldStartIn(rie string, l *lambdaShapes, v *variant, s shape, env []string, ca []byte) (initD, first, cpu time.Duration, err error) {
 	bootstrap, err := l.wrap(v.bootstrap, s, ca)
 	if err != nil {

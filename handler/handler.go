@@ -429,6 +429,12 @@ func jsonResponse(status int, body []byte) Response {
 	return Response{Status: status, Header: h, Body: body}
 }
 
+// ErrorResponse is an answer in the function's error shape, with the
+// headers every answer carries (the webhook function answers so too).
+func ErrorResponse(status int, e Error) Response {
+	return errorResponse(status, e)
+}
+
 func errorResponse(status int, e Error) Response {
 	data, _ := json.Marshal(e)
 	return jsonResponse(status, data)

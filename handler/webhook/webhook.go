@@ -364,9 +364,7 @@ func ok() handler.Response {
 }
 
 func failure(status int, typ, message string, cause error) outcome {
-	body, _ := json.Marshal(handler.Error{Type: typ, Message: message})
-	h := http.Header{"Cache-Control": {"no-store"}, "Content-Type": {"application/json"}}
-	return outcome{resp: handler.Response{Status: status, Header: h, Body: body}, errType: typ, cause: cause}
+	return outcome{resp: handler.ErrorResponse(status, handler.Error{Type: typ, Message: message}), errType: typ, cause: cause}
 }
 
 func (rc *Receiver) logRequest(req handler.Request, o outcome, first bool, start time.Time) {
