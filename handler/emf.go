@@ -1,7 +1,9 @@
 package handler
 
 import (
+	"encoding/json"
 	"log/slog"
+	"slices"
 	"strconv"
 	"time"
 )
@@ -47,32 +49,62 @@ type MetricDirective struct {
 	Metrics    []MetricDef `json:"Metrics"`
 }
 
-// EMFAttrs returns the _aws member for directives, followed by the
-// dimension values (strings) and metric values (numbers) as top-level
-// members, as the format requires.
-func EMFAttrs(now time.Time, directives []MetricDirective, dimensions map[string]string, values map[string]float64) []slog.Attr {
-	attrs := []slog.Attr{slog.Any("_aws", map[string]any{
-		"Timestamp":         now.UnixMilli(),
-		"CloudWatchMetrics": directives,
-	})}
+// EMFSchema is a fixed set of directives, marshalled once: per line only
+// the timestamp, the dimension values and the metric values change.
+type EMFSchema struct {
+	head       []byte   // the _aws object up to the timestamp
+	tail       []byte   // the rest of the _aws object
+	dimensions []string // every dimension of the directives, once, in order
+	metrics    []string // every metric, once, in order
+}
+
+// NewEMFSchema marshals directives.
+func NewEMFSchema(directives ...MetricDirective) *EMFSchema {
+	dirs, err := json.Marshal(directives)
+	if err != nil {
+		panic("metric directives: " + err.Error())
+	}
+	s := &EMFSchema{head: []byte(`{"Timestamp":`), tail: append(append([]byte(`,"CloudWatchMetrics":`), dirs...), '}')}
 	for _, d := range directives {
 		for _, set := range d.Dimensions {
 			for _, name := range set {
-				if v, ok := dimensions[name]; ok {
-					attrs = append(attrs, slog.String(name, v))
-					delete(dimensions, name) // once each
+				if !slices.Contains(s.dimensions, name) {
+					s.dimensions = append(s.dimensions, name)
 				}
 			}
 		}
 		for _, m := range d.Metrics {
-			if v, ok := values[m.Name]; ok {
-				attrs = append(attrs, slog.Float64(m.Name, v))
-				delete(values, m.Name)
+			if !slices.Contains(s.metrics, m.Name) {
+				s.metrics = append(s.metrics, m.Name)
 			}
 		}
 	}
+	return s
+}
+
+// Attrs returns the _aws member for now, followed by the dimension values
+// (strings) and metric values (numbers) as top-level members, as the
+// format requires; dims and values are in the schema's order (Dimensions,
+// Metrics).
+func (s *EMFSchema) Attrs(now time.Time, dims []string, values []float64) []slog.Attr {
+	aws := make([]byte, 0, len(s.head)+len(s.tail)+13)
+	aws = append(aws, s.head...)
+	aws = strconv.AppendInt(aws, now.UnixMilli(), 10)
+	aws = append(aws, s.tail...)
+	attrs := make([]slog.Attr, 0, 1+len(s.dimensions)+len(s.metrics))
+	attrs = append(attrs, slog.Any("_aws", json.RawMessage(aws)))
+	for i, name := range s.dimensions {
+		attrs = append(attrs, slog.String(name, dims[i]))
+	}
+	for i, name := range s.metrics {
+		attrs = append(attrs, slog.Float64(name, values[i]))
+	}
 	return attrs
 }
+
+// Dimensions and Metrics name the schema's members, in order.
+func (s *EMFSchema) Dimensions() []string { return s.dimensions }
+func (s *EMFSchema) Metrics() []string    { return s.metrics }
 
 // requestDirective counts requests by answer status; upstreamDirective
 // (only when ComplyCube was called) ComplyCube's answers by status, with
@@ -93,6 +125,12 @@ var (
 	}
 )
 
+// The two schemas of a request's line: without and with ComplyCube calls.
+var (
+	requestSchema  = NewEMFSchema(requestDirective)
+	upstreamSchema = NewEMFSchema(requestDirective, upstreamDirective)
+)
+
 func b2f(b bool) float64 {
 	if b {
 		return 1
@@ -102,20 +140,12 @@ func b2f(b bool) float64 {
 
 // metricAttrs are the EMF members of one request's log line.
 func (h *Handler) metricAttrs(out outcome, first bool) []slog.Attr {
-	directives := []MetricDirective{requestDirective}
-	dims := map[string]string{DimensionFunction: h.cfg.FunctionName, DimensionStatus: strconv.Itoa(out.resp.Status)}
-	values := map[string]float64{
-		MetricRequests:        1,
-		MetricErrors5xx:       b2f(out.resp.Status >= 500),
-		MetricColdStarts:      b2f(first),
-		MetricKeyReadFailures: b2f(out.errType == TypeServiceUnavailable),
-		MetricKeyRejected:     b2f(out.keyRejected),
+	// In requestSchema's order: Requests, Errors5xx, ColdStarts,
+	// KeyReadFailures, KeyRejected (then ComplyCubeCalls, ComplyCubeLatency).
+	values := []float64{1, b2f(out.resp.Status >= 500), b2f(first), b2f(out.errType == TypeServiceUnavailable), b2f(out.keyRejected)}
+	if out.attempts == 0 {
+		return requestSchema.Attrs(h.now(), []string{h.cfg.FunctionName, strconv.Itoa(out.resp.Status)}, values)
 	}
-	if out.attempts > 0 {
-		directives = append(directives, upstreamDirective)
-		dims[DimensionUpstreamStatus] = strconv.Itoa(out.upstreamStatus)
-		values[MetricUpstreamCalls] = float64(out.attempts)
-		values[MetricUpstreamLatency] = float64(out.upstreamTime.Microseconds()) / 1000
-	}
-	return EMFAttrs(h.now(), directives, dims, values)
+	values = append(values, float64(out.attempts), float64(out.upstreamTime.Microseconds())/1000)
+	return upstreamSchema.Attrs(h.now(), []string{h.cfg.FunctionName, strconv.Itoa(out.resp.Status), strconv.Itoa(out.upstreamStatus)}, values)
 }

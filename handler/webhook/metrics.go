@@ -17,7 +17,10 @@ const (
 	MetricPublished         = "WebhookEventsPublished"   // 1 for an event passed on
 )
 
-var webhookDirective = handler.MetricDirective{
+// webhookSchema's members, in order: dimensions Function and StatusCode;
+// metrics Webhooks, WebhookPublishFailures, WebhookSignatureFailures,
+// WebhookEventsPublished, ColdStarts, KeyReadFailures.
+var webhookSchema = handler.NewEMFSchema(handler.MetricDirective{
 	Namespace:  handler.MetricsNamespace,
 	Dimensions: [][]string{{handler.DimensionFunction}, {handler.DimensionFunction, handler.DimensionStatus}},
 	Metrics: []handler.MetricDef{
@@ -25,7 +28,7 @@ var webhookDirective = handler.MetricDirective{
 		{Name: MetricSignatureFailures, Unit: "Count"}, {Name: MetricPublished, Unit: "Count"},
 		{Name: handler.MetricColdStarts, Unit: "Count"}, {Name: handler.MetricKeyReadFailures, Unit: "Count"},
 	},
-}
+})
 
 func b2f(b bool) float64 {
 	if b {
@@ -35,14 +38,8 @@ func b2f(b bool) float64 {
 }
 
 func (rc *Receiver) metricAttrs(o outcome, first bool) []slog.Attr {
-	return handler.EMFAttrs(rc.now(), []handler.MetricDirective{webhookDirective},
-		map[string]string{handler.DimensionFunction: rc.functionName, handler.DimensionStatus: strconv.Itoa(o.resp.Status)},
-		map[string]float64{
-			MetricWebhooks:                1,
-			MetricPublishFailures:         b2f(o.resp.Status == http.StatusBadGateway),
-			MetricSignatureFailures:       b2f(o.errType == typeInvalidSignature),
-			MetricPublished:               b2f(o.published),
-			handler.MetricColdStarts:      b2f(first),
-			handler.MetricKeyReadFailures: b2f(o.errType == handler.TypeServiceUnavailable),
-		})
+	return webhookSchema.Attrs(rc.now(), []string{rc.functionName, strconv.Itoa(o.resp.Status)}, []float64{
+		1, b2f(o.resp.Status == http.StatusBadGateway), b2f(o.errType == typeInvalidSignature),
+		b2f(o.published), b2f(first), b2f(o.errType == handler.TypeServiceUnavailable),
+	})
 }
