@@ -7,10 +7,10 @@ import (
 	"context"
 	"io"
 	"os"
-	"runtime/debug"
 
 	"github.com/aws/aws-lambda-go/lambda"
 
+	"github.com/complycube-session/createsession/internal/lambda/apigateway"
 	"github.com/complycube-session/createsession/internal/lambda/app"
 )
 
@@ -24,13 +24,10 @@ func main() {
 // does not return. It returns an error, already logged, only when the
 // configuration is unusable.
 func run(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
-	// No garbage collection while init runs: it allocates a few megabytes
-	// once, and at the 128 MB CPU share every collection cycle is paid at
-	// a fourteenth of a core (BENCHMARKS.md). The usual setting is back
-	// before the first request.
-	gc := debug.SetGCPercent(-1)
-	fn, err := app.FromEnv(ctx, getenv, app.NewLogger(stdout))
-	debug.SetGCPercent(gc)
+	// No garbage collection during init; back on before the first request.
+	fn, err := app.BuildWithoutGC(func() (apigateway.Lambda, error) {
+		return app.FromEnv(ctx, getenv, app.NewLogger(stdout))
+	})
 	if err != nil {
 		return err
 	}

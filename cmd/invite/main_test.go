@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net/http/httptest"
 	"net/url"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -19,6 +18,7 @@ import (
 	"github.com/complycube-session/createsession/internal/lambda/app"
 	"github.com/complycube-session/createsession/internal/local/simulator"
 	"github.com/complycube-session/createsession/internal/testonly/fakesecretsmanager"
+	"github.com/complycube-session/createsession/internal/testonly/lambdaemu"
 )
 
 const (
@@ -80,15 +80,7 @@ func function(t *testing.T, invitationKey string) func(token string) (int, strin
 	}
 }
 
-func awsEnv(t *testing.T, endpoint string) {
-	t.Setenv("AWS_ENDPOINT_URL_SECRETS_MANAGER", endpoint)
-	t.Setenv("AWS_ACCESS_KEY_ID", "AKIDINVITETEST")
-	t.Setenv("AWS_SECRET_ACCESS_KEY", "invite-test-secret")
-	t.Setenv("AWS_REGION", "eu-west-1")
-	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
-	t.Setenv("AWS_CONFIG_FILE", os.DevNull)
-	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", os.DevNull)
-}
+func awsEnv(t *testing.T, endpoint string) { lambdaemu.SetAWSEnv(t, endpoint) }
 
 // TestFunctionAcceptsWhatInviteMints: a token from INVITATION_KEY, and one
 // from the secret read through the real SDK, both open a session for the

@@ -8,10 +8,10 @@ import (
 	"context"
 	"io"
 	"os"
-	"runtime/debug"
 
 	"github.com/aws/aws-lambda-go/lambda"
 
+	"github.com/complycube-session/createsession/internal/lambda/apigateway"
 	"github.com/complycube-session/createsession/internal/lambda/app"
 	"github.com/complycube-session/createsession/internal/lambda/webhookapp"
 )
@@ -26,10 +26,10 @@ func main() {
 // does not return. It returns an error, already logged, only when the
 // configuration is unusable.
 func run(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
-	// No garbage collection while init runs, as in cmd/createsession.
-	gc := debug.SetGCPercent(-1)
-	fn, err := webhookapp.FromEnv(ctx, getenv, app.NewLogger(stdout))
-	debug.SetGCPercent(gc)
+	// No garbage collection during init; back on before the first request.
+	fn, err := app.BuildWithoutGC(func() (apigateway.Lambda, error) {
+		return webhookapp.FromEnv(ctx, getenv, app.NewLogger(stdout))
+	})
 	if err != nil {
 		return err
 	}

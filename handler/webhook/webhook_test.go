@@ -22,6 +22,7 @@ import (
 	"github.com/complycube-session/createsession/internal/testonly/emfcheck"
 	"github.com/complycube-session/createsession/internal/testonly/fakesecretsmanager"
 	"github.com/complycube-session/createsession/internal/testonly/fakesns"
+	"github.com/complycube-session/createsession/internal/testonly/lambdaemu"
 )
 
 const (
@@ -97,14 +98,7 @@ func newFixture(t *testing.T, secret string) *fixture {
 	if secret != "" {
 		f.sm.SetSecret(secretID, secret)
 	}
-	t.Setenv("AWS_ENDPOINT_URL_SECRETS_MANAGER", f.sm.URL())
-	t.Setenv("AWS_ENDPOINT_URL_SNS", f.sns.URL())
-	t.Setenv("AWS_ACCESS_KEY_ID", "AKIDWEBHOOKTEST")
-	t.Setenv("AWS_SECRET_ACCESS_KEY", "webhook-test-secret-access-key")
-	t.Setenv("AWS_REGION", "eu-west-1")
-	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
-	t.Setenv("AWS_CONFIG_FILE", os.DevNull)
-	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", os.DevNull)
+	lambdaemu.SetAWSEnv(t, f.sm.URL(), "AWS_ENDPOINT_URL_SNS="+f.sns.URL())
 	env := map[string]string{"COMPLYCUBE_SECRET_ID": secretID, "ALERT_TOPIC_ARN": topic, "AWS_LAMBDA_FUNCTION_NAME": "stack-webhook"}
 	log := slog.New(slog.NewJSONHandler(io.MultiWriter(f.logs, everything), nil))
 	fn, err := webhookapp.FromEnv(context.Background(), func(k string) string { return env[k] }, log)

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"runtime/debug"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/config"
@@ -113,6 +114,16 @@ func FromEnv(ctx context.Context, getenv func(string) string, log *slog.Logger) 
 		return apigateway.Lambda{}, err
 	}
 	return fn, nil
+}
+
+// BuildWithoutGC runs build with the garbage collector off and turns it
+// back on before returning: init allocates a few megabytes once, and at
+// the 128 MB CPU share every collection during it is paid at a fourteenth
+// of a core (BENCHMARKS.md). Both functions' main use it.
+func BuildWithoutGC(build func() (apigateway.Lambda, error)) (apigateway.Lambda, error) {
+	gc := debug.SetGCPercent(-1)
+	defer debug.SetGCPercent(gc)
+	return build()
 }
 
 // NewLogger returns the JSON logger both programs write their lines with.

@@ -21,6 +21,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"testing"
 	"time"
 )
 
@@ -144,6 +145,21 @@ func AWSEnv(secretsManagerURL string) []string {
 		"AWS_LAMBDA_FUNCTION_TIMEOUT=15",
 		"AWS_LAMBDA_FUNCTION_MEMORY_SIZE=256",
 	}
+}
+
+// SetAWSEnv sets AWSEnv(secretsManagerURL) and extra (KEY=VALUE) in the
+// test's own environment, for tests that build a function in process with
+// the real SDK, and points the SDK's config and credential files away.
+func SetAWSEnv(t testing.TB, secretsManagerURL string, extra ...string) {
+	t.Helper()
+	for _, kv := range append(AWSEnv(secretsManagerURL), extra...) {
+		k, v, _ := strings.Cut(kv, "=")
+		t.Setenv(k, v)
+	}
+	t.Setenv("AWS_SESSION_TOKEN", "")
+	t.Setenv("AWS_PROFILE", "")
+	t.Setenv("AWS_CONFIG_FILE", os.DevNull)
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", os.DevNull)
 }
 
 // Start runs the emulator for bootstrap with env (KEY=VALUE) added to a
