@@ -102,10 +102,6 @@ func (s *EMFSchema) Attrs(now time.Time, dims []string, values []float64) []slog
 	return attrs
 }
 
-// Dimensions and Metrics name the schema's members, in order.
-func (s *EMFSchema) Dimensions() []string { return s.dimensions }
-func (s *EMFSchema) Metrics() []string    { return s.metrics }
-
 // requestDirective counts requests by answer status; upstreamDirective
 // (only when ComplyCube was called) ComplyCube's answers by status, with
 // their latency.

@@ -1,7 +1,6 @@
 package handler_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -22,6 +21,7 @@ import (
 	"github.com/complycube-session/createsession/internal/lambda/apigateway"
 	"github.com/complycube-session/createsession/internal/lambda/app"
 	"github.com/complycube-session/createsession/internal/testonly/fakesecretsmanager"
+	"github.com/complycube-session/createsession/internal/testonly/syncbuf"
 )
 
 // Keys the suite uses. TestMain fails the run if either shows up in any log
@@ -34,28 +34,11 @@ const (
 )
 
 // everything collects every log line and answer of the suite.
-var everything = &syncBuffer{}
+var everything = &syncbuf.Buffer{}
 
 // fixturesBuilt counts fixtures, so that TestMain can tell a collector that
 // saw nothing from a run that built nothing.
 var fixturesBuilt int
-
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 func TestMain(m *testing.M) {
 	code := m.Run()
@@ -172,7 +155,7 @@ type fixture struct {
 	cc     *fakeComplyCube
 	sm     *fakesecretsmanager.Server
 	lambda apigateway.Lambda
-	logs   *syncBuffer
+	logs   *syncbuf.Buffer
 }
 
 type fixtureOpts struct {
@@ -219,7 +202,7 @@ func buildFixture(t *testing.T, sm *fakesecretsmanager.Server, o fixtureOpts) *f
 		o.replies = []http.HandlerFunc{redirectOK(sessionURL)}
 	}
 	fixturesBuilt++
-	f := &fixture{t: t, cc: newFakeComplyCube(t, o.replies...), sm: sm, logs: &syncBuffer{}}
+	f := &fixture{t: t, cc: newFakeComplyCube(t, o.replies...), sm: sm, logs: &syncbuf.Buffer{}}
 	awsTestEnv(t, f.sm.URL())
 	env := map[string]string{
 		handler.EnvSecretID:       secretID,

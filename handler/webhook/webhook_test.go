@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -23,6 +22,7 @@ import (
 	"github.com/complycube-session/createsession/internal/testonly/fakesecretsmanager"
 	"github.com/complycube-session/createsession/internal/testonly/fakesns"
 	"github.com/complycube-session/createsession/internal/testonly/lambdaemu"
+	"github.com/complycube-session/createsession/internal/testonly/syncbuf"
 )
 
 const (
@@ -51,28 +51,11 @@ type fixture struct {
 	sm   *fakesecretsmanager.Server
 	sns  *fakesns.Server
 	fn   apigateway.Lambda
-	logs *lockedBuffer
-}
-
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
+	logs *syncbuf.Buffer
 }
 
 // everything collects the suite's log lines and answers for TestMain.
-var everything = &lockedBuffer{}
+var everything = &syncbuf.Buffer{}
 
 func TestMain(m *testing.M) {
 	code := m.Run()
@@ -92,7 +75,7 @@ func TestMain(m *testing.M) {
 
 func newFixture(t *testing.T, secret string) *fixture {
 	t.Helper()
-	f := &fixture{t: t, sm: fakesecretsmanager.Start(), sns: fakesns.Start(), logs: &lockedBuffer{}}
+	f := &fixture{t: t, sm: fakesecretsmanager.Start(), sns: fakesns.Start(), logs: &syncbuf.Buffer{}}
 	t.Cleanup(f.sm.Close)
 	t.Cleanup(f.sns.Close)
 	if secret != "" {

@@ -119,7 +119,7 @@ func (f fetchFunc) Fetch(ctx context.Context) (secret.Secret, error) {
 	return secret.Secret{APIKey: k}, err
 }
 
-func TestParseKey(t *testing.T) {
+func TestParseSecretForms(t *testing.T) {
 	good := map[string]string{
 		"test_abc":                      "test_abc",
 		" live_abc\n":                   "live_abc",
@@ -127,19 +127,19 @@ func TestParseKey(t *testing.T) {
 		`{"apiKey":" test_abc ","x":1}`: "test_abc",
 	}
 	for in, want := range good {
-		if got, err := secret.ParseKey(in); got != want || err != nil {
-			t.Errorf("ParseKey(%q) = %q, %v", in, got, err)
+		if got, err := secret.Parse(in); got.APIKey != want || err != nil {
+			t.Errorf("Parse(%q) = %q, %v", in, got.APIKey, err)
 		}
 	}
 	for _, in := range []string{"", "  ", `{"apiKey":""}`, `{"apikey":"x"}`, `{"apiKey":1}`, `{"apiKey":"a b"}`, `{bad json`, "two words", `"quoted"`} {
-		if got, err := secret.ParseKey(in); err == nil {
-			t.Errorf("ParseKey(%q) = %q, want an error", in, got)
-		} else if got != "" {
-			t.Errorf("ParseKey(%q) returned a key with an error", in)
+		if got, err := secret.Parse(in); err == nil {
+			t.Errorf("Parse(%q) = %q, want an error", in, got.APIKey)
+		} else if got != (secret.Secret{}) {
+			t.Errorf("Parse(%q) returned a key with an error", in)
 		}
 	}
 	// The error never quotes the secret.
-	if _, err := secret.ParseKey(`{"key":"test_SHOULD_NOT_APPEAR"}`); err == nil || strings.Contains(err.Error(), "SHOULD_NOT_APPEAR") {
+	if _, err := secret.Parse(`{"key":"test_SHOULD_NOT_APPEAR"}`); err == nil || strings.Contains(err.Error(), "SHOULD_NOT_APPEAR") {
 		t.Errorf("error quotes the secret: %v", err)
 	}
 }

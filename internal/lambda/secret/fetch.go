@@ -48,12 +48,6 @@ func (s SecretsManager) Fetch(ctx context.Context) (Secret, error) {
 	return sec, nil
 }
 
-// ParseKey extracts the API key from a SecretString (see Parse).
-func ParseKey(secretString string) (string, error) {
-	s, err := Parse(secretString)
-	return s.APIKey, err
-}
-
 // Parse reads a SecretString: either the bare API key, or a JSON object
 // whose "apiKey" field holds it, with optional "invitationKey" and
 // "webhookSecret" strings beside it. Errors never quote the secret.

@@ -19,10 +19,11 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/complycube-session/createsession/internal/testonly/syncbuf"
 )
 
 // RIEModule is the emulator version the project tests against.
@@ -114,7 +115,7 @@ func makeBootstrap(dir, target string, vars ...string) (string, error) {
 type Emulator struct {
 	cmd    *exec.Cmd
 	addr   string
-	output *lockedBuffer
+	output *syncbuf.Buffer
 	done   chan struct{}
 }
 
@@ -169,7 +170,7 @@ func Start(rie, bootstrap string, env []string) (*Emulator, error) {
 	if err != nil {
 		return nil, err
 	}
-	e := &Emulator{addr: "127.0.0.1:" + strconv.Itoa(ports[0]), output: &lockedBuffer{}, done: make(chan struct{})}
+	e := &Emulator{addr: "127.0.0.1:" + strconv.Itoa(ports[0]), output: &syncbuf.Buffer{}, done: make(chan struct{})}
 	e.cmd = exec.Command(rie,
 		"--runtime-interface-emulator-address", e.addr,
 		"--runtime-api-address", "127.0.0.1:"+strconv.Itoa(ports[1]),
@@ -308,21 +309,4 @@ func freePorts(n int) ([]int, error) {
 		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
 	}
 	return ports, nil
-}
-
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
