@@ -444,15 +444,40 @@ func fail(status int, typ, message string, cause error) outcome {
 	return outcome{resp: errorResponse(status, Error{Type: typ, Message: message}), errType: typ, cause: cause}
 }
 
-func (h *Handler) logRequest(req Request, out outcome, first bool, start time.Time) {
-	attrs := []slog.Attr{
+// RequestLogAttrs are the members every request's log line starts with,
+// in both functions.
+func RequestLogAttrs(req Request, status int, took time.Duration, coldStart bool) []slog.Attr {
+	// Room for what the callers append, so that the slice grows once.
+	attrs := make([]slog.Attr, 0, 16)
+	return append(attrs,
 		slog.String("requestId", req.RequestID),
 		slog.String("method", req.Method),
 		slog.String("path", req.Path),
-		slog.Int("status", out.resp.Status),
-		slog.Float64("durationMs", float64(h.now().Sub(start).Microseconds())/1000),
-		slog.Bool("coldStart", first),
+		slog.Int("status", status),
+		slog.Float64("durationMs", float64(took.Microseconds())/1000),
+		slog.Bool("coldStart", coldStart),
+	)
+}
+
+// ErrorLogAttrs adds the answer's error type and its cause to attrs and
+// returns the line's level: INFO, WARN for a caller's error with a cause,
+// ERROR for a 5xx answer with a cause.
+func ErrorLogAttrs(attrs []slog.Attr, status int, errType string, cause error) ([]slog.Attr, slog.Level) {
+	if errType != "" {
+		attrs = append(attrs, slog.String("error", errType))
 	}
+	if cause == nil {
+		return attrs, slog.LevelInfo
+	}
+	attrs = append(attrs, slog.String("cause", cause.Error()))
+	if status >= 500 {
+		return attrs, slog.LevelError
+	}
+	return attrs, slog.LevelWarn
+}
+
+func (h *Handler) logRequest(req Request, out outcome, first bool, start time.Time) {
+	attrs := RequestLogAttrs(req, out.resp.Status, h.now().Sub(start), first)
 	if o := req.Header.Get("Origin"); o != "" {
 		attrs = append(attrs, slog.String("origin", o))
 	}
@@ -473,18 +498,7 @@ func (h *Handler) logRequest(req Request, out outcome, first bool, start time.Ti
 	if out.invitationFor != "" {
 		attrs = append(attrs, slog.String("invitationClientId", out.invitationFor))
 	}
-	level := slog.LevelInfo
-	if out.errType != "" {
-		attrs = append(attrs, slog.String("error", out.errType))
-	}
-	if out.cause != nil {
-		attrs = append(attrs, slog.String("cause", out.cause.Error()))
-		if out.resp.Status >= 500 {
-			level = slog.LevelError
-		} else {
-			level = slog.LevelWarn
-		}
-	}
+	attrs, level := ErrorLogAttrs(attrs, out.resp.Status, out.errType, out.cause)
 	attrs = append(attrs, h.metricAttrs(out, first)...)
 	h.log.LogAttrs(context.Background(), level, "request", attrs...)
 }

@@ -368,14 +368,7 @@ func failure(status int, typ, message string, cause error) outcome {
 }
 
 func (rc *Receiver) logRequest(req handler.Request, o outcome, first bool, start time.Time) {
-	attrs := []slog.Attr{
-		slog.String("requestId", req.RequestID),
-		slog.String("method", req.Method),
-		slog.String("path", req.Path),
-		slog.Int("status", o.resp.Status),
-		slog.Float64("durationMs", float64(rc.now().Sub(start).Microseconds())/1000),
-		slog.Bool("coldStart", first),
-	}
+	attrs := handler.RequestLogAttrs(req, o.resp.Status, rc.now().Sub(start), first)
 	if o.eventID != "" {
 		attrs = append(attrs, slog.String("eventId", o.eventID), slog.String("eventType", o.eventType))
 	}
@@ -385,17 +378,7 @@ func (rc *Receiver) logRequest(req handler.Request, o outcome, first bool, start
 	if o.published {
 		attrs = append(attrs, slog.Bool("published", true))
 	}
-	level := slog.LevelInfo
-	if o.errType != "" {
-		attrs = append(attrs, slog.String("error", o.errType))
-	}
-	if o.cause != nil {
-		attrs = append(attrs, slog.String("cause", o.cause.Error()))
-		level = slog.LevelWarn
-		if o.resp.Status >= 500 {
-			level = slog.LevelError
-		}
-	}
+	attrs, level := handler.ErrorLogAttrs(attrs, o.resp.Status, o.errType, o.cause)
 	attrs = append(attrs, rc.metricAttrs(o, first)...)
 	rc.log.LogAttrs(context.Background(), level, "webhook", attrs...)
 }
