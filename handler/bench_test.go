@@ -18,6 +18,8 @@ import (
 	"github.com/complycube-session/createsession/handler"
 	"github.com/complycube-session/createsession/internal/lambda/apigateway"
 	"github.com/complycube-session/createsession/internal/lambda/complycube"
+	"github.com/complycube-session/createsession/internal/lambda/emf"
+	"github.com/complycube-session/createsession/internal/lambda/sessionfn"
 )
 
 // benchUpstream is a fake ComplyCube that answers at once.
@@ -38,14 +40,14 @@ func benchUpstream(b *testing.B) *httptest.Server {
 // the function adds.
 func BenchmarkWarmRequest(b *testing.B) {
 	srv := benchUpstream(b)
-	cfg, err := handler.LoadConfig(func(k string) string {
+	cfg, err := sessionfn.LoadConfig(func(k string) string {
 		return map[string]string{"ALLOWED_ORIGINS": allowed, "COMPLYCUBE_BASE_URL": srv.URL}[k]
 	})
 	if err != nil {
 		b.Fatal(err)
 	}
 	client, _ := complycube.New(complycube.Config{BaseURL: srv.URL, Timeout: 5 * time.Second})
-	h := handler.New(cfg, staticKeys(apiKey), client, slog.New(slog.NewJSONHandler(io.Discard, nil)))
+	h := handler.NewSessionStarter(cfg.Config, staticKeys(apiKey), client, emf.New(slog.New(slog.NewJSONHandler(io.Discard, nil)), ""))
 	l := apigateway.Lambda{Handler: h, Log: slog.Default()}
 	ev := events.APIGatewayV2HTTPRequest{
 		Version: "2.0", RouteKey: "POST /sessions", RawPath: "/sessions", Body: validBody,
@@ -93,9 +95,9 @@ func BenchmarkBarePost(b *testing.B) {
 // in-memory ComplyCube: what BenchmarkWarmRequest adds to the network call
 // when nothing else competes for the CPU.
 func BenchmarkHandlerOnly(b *testing.B) {
-	cfg, _ := handler.LoadConfig(func(k string) string { return map[string]string{"ALLOWED_ORIGINS": allowed}[k] })
+	cfg, _ := sessionfn.LoadConfig(func(k string) string { return map[string]string{"ALLOWED_ORIGINS": allowed}[k] })
 	up := &cannedUpstream{resp: handler.UpstreamResponse{Status: 200, Body: []byte(`{"redirectUrl":"` + sessionURL + `"}`)}}
-	h := handler.New(cfg, staticKeys(apiKey), up, slog.New(slog.NewJSONHandler(io.Discard, nil)))
+	h := handler.NewSessionStarter(cfg.Config, staticKeys(apiKey), up, emf.New(slog.New(slog.NewJSONHandler(io.Discard, nil)), ""))
 	l := apigateway.Lambda{Handler: h, Log: slog.Default()}
 	ev := events.APIGatewayV2HTTPRequest{Version: "2.0", Body: validBody, Headers: map[string]string{"origin": allowed, "content-type": "application/json"},
 		RequestContext: events.APIGatewayV2HTTPRequestContext{HTTP: events.APIGatewayV2HTTPRequestContextHTTPDescription{Method: "POST"}}}

@@ -16,7 +16,10 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/complycube-session/createsession/handler"
+	"github.com/complycube-session/createsession/handler/invitation"
 	"github.com/complycube-session/createsession/internal/lambda/apigateway"
+	"github.com/complycube-session/createsession/internal/lambda/emf"
+	"github.com/complycube-session/createsession/internal/lambda/sessionfn"
 )
 
 // staticKeys is an in-memory Secrets: the API key it is, and
@@ -66,14 +69,14 @@ func fuzzHandler(t testing.TB, up *cannedUpstream, origins string) apigateway.La
 }
 
 func fuzzHandlerFor(t testing.TB, up *cannedUpstream, origins string, source handler.ClientSource) apigateway.Lambda {
-	cfg, err := handler.LoadConfig(func(k string) string {
+	cfg, err := sessionfn.LoadConfig(func(k string) string {
 		return map[string]string{"ALLOWED_ORIGINS": origins, "WORKFLOW_TEMPLATE_IDS": "", "CLIENT_SOURCE": string(source)}[k]
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
-	return apigateway.Lambda{Handler: handler.New(cfg, staticKeys(apiKey), up, log), Log: log}
+	return apigateway.Lambda{Handler: handler.NewSessionStarter(cfg.Config, staticKeys(apiKey), up, emf.New(log, "")), Log: log, MaxBody: handler.MaxBodyBytes}
 }
 
 var allowedStatuses = map[int]bool{200: true, 204: true, 400: true, 403: true, 404: true, 405: true, 413: true, 415: true, 422: true, 429: true, 502: true, 503: true, 504: true}
@@ -123,7 +126,7 @@ var fuzzSources = []handler.ClientSource{handler.SourceRequest, handler.SourceSi
 // calls its source makes.
 func FuzzRequest(f *testing.F) {
 	now := time.Now()
-	token, _ := handler.MintInvitation(fuzzInvitationKey, handler.Invitation{ClientID: "5eb04fcd0f3e360008035eb1", WorkflowTemplateID: "wt_1", ExpiresAt: now.Add(29 * 24 * time.Hour)}, now)
+	token, _ := invitation.Mint(fuzzInvitationKey, invitation.Claims{ClientID: "5eb04fcd0f3e360008035eb1", WorkflowTemplateID: "wt_1", ExpiresAt: now.Add(29 * 24 * time.Hour)}, now)
 	invBody, _ := json.Marshal(map[string]string{"invitation": token, "successUrl": "https://app.example.com/done", "cancelUrl": "https://app.example.com/cancel"})
 	f.Add("POST", "application/json", allowed, []byte(signupBody), false, uint8(1))
 	f.Add("POST", "application/json", allowed, []byte(companyBody), false, uint8(1))
@@ -201,7 +204,7 @@ func FuzzComplyCubeAnswer(f *testing.F) {
 // over its first two segments, a client ID and an expiry.
 func FuzzInvitationToken(f *testing.F) {
 	now := time.Unix(1_800_000_000, 0)
-	good, _ := handler.MintInvitation(fuzzInvitationKey, handler.Invitation{ClientID: "5eb04fcd0f3e360008035eb1", WorkflowTemplateID: "wt_1", ExpiresAt: now.Add(time.Hour)}, now)
+	good, _ := invitation.Mint(fuzzInvitationKey, invitation.Claims{ClientID: "5eb04fcd0f3e360008035eb1", WorkflowTemplateID: "wt_1", ExpiresAt: now.Add(time.Hour)}, now)
 	f.Add(good)
 	parts := strings.Split(good, ".")
 	f.Add(parts[0] + "." + parts[1] + ".")
@@ -209,15 +212,15 @@ func FuzzInvitationToken(f *testing.F) {
 	f.Add(good + "=")
 	f.Add(strings.Repeat("a.", 3000))
 	f.Fuzz(func(t *testing.T, token string) {
-		inv, err := handler.VerifyInvitation(token, fuzzInvitationKey, now)
+		inv, err := invitation.Verify(token, fuzzInvitationKey, now)
 		if err != nil {
-			if !errors.Is(err, handler.ErrInvalidInvitation) {
+			if !errors.Is(err, invitation.ErrInvalid) {
 				t.Fatalf("a refusal that is not ErrInvalidInvitation: %v", err)
 			}
 			return
 		}
 		segs := strings.Split(token, ".")
-		if len(segs) != 3 || len(token) > handler.MaxInvitationLength {
+		if len(segs) != 3 || len(token) > invitation.MaxLength {
 			t.Fatalf("accepted a token of %d segments, %d characters", len(segs), len(token))
 		}
 		mac := hmac.New(sha256.New, fuzzInvitationKey)
@@ -225,7 +228,7 @@ func FuzzInvitationToken(f *testing.F) {
 		if base64.RawURLEncoding.EncodeToString(mac.Sum(nil)) != segs[2] {
 			t.Fatalf("accepted a token whose signature is not HS256 by the key: %q", token)
 		}
-		if inv.ClientID == "" || inv.ExpiresAt.IsZero() || inv.ExpiresAt.Before(now.Add(-handler.InvitationClockSkew)) {
+		if inv.ClientID == "" || inv.ExpiresAt.IsZero() || inv.ExpiresAt.Before(now.Add(-invitation.ClockSkew)) {
 			t.Fatalf("accepted %+v", inv)
 		}
 	})

@@ -1,8 +1,10 @@
 // Package handler is the create-session function's core: the rules of the
-// contract (CORS, validation, calling ComplyCube through a port, mapping its
-// answers, the log line) in Handler. It knows nothing of API Gateway's event
-// shapes, of HTTP clients or of AWS: the adapters in internal/lambda feed it
-// Requests and implement the ports it declares in types.go.
+// contract (CORS, validation, who is being verified, calling ComplyCube
+// through a port, mapping its answers, what a request's log line says) in
+// SessionStarter. It knows nothing of API Gateway's event shapes, of HTTP
+// clients, of environment variables or of AWS: the adapters in
+// internal/lambda feed it api.Requests and implement the ports it declares
+// in types.go, and the wiring in internal/lambda/sessionfn configures it.
 package handler
 
 import (
@@ -21,38 +23,32 @@ import (
 	"unicode/utf8"
 
 	"github.com/go-json-experiment/json/jsontext"
-)
 
-// DeadlineMargin is how long before the invocation's deadline the handler
-// stops waiting and answers, so that its own JSON reaches the caller before
-// the Lambda runtime kills the invocation.
-const DeadlineMargin = 300 * time.Millisecond
+	"github.com/complycube-session/createsession/handler/api"
+	"github.com/complycube-session/createsession/handler/cors"
+	"github.com/complycube-session/createsession/handler/invitation"
+)
 
 // retryAfterUnavailable is sent with 503 when the key cannot be read; the
 // key is read again at most once a second.
 const retryAfterUnavailable = "2"
 
-// CORS values sent on a preflight.
-const (
-	corsAllowMethods = "POST, OPTIONS"
-	corsAllowHeaders = "Content-Type"
-	corsMaxAge       = "7200"
-)
-
-// Handler answers create-session requests.
-type Handler struct {
+// SessionStarter answers create-session requests: it decides who is
+// verified and starts their ComplyCube session.
+type SessionStarter struct {
 	cfg       Config
 	validator Validator
 	keys      Secrets
 	upstream  ComplyCube
-	log       *slog.Logger
+	log       api.RequestLog
 	now       func() time.Time
 	served    atomic.Bool
 }
 
-// New returns a Handler. log receives one line per request.
-func New(cfg Config, keys Secrets, upstream ComplyCube, log *slog.Logger) *Handler {
-	return &Handler{
+// NewSessionStarter returns a SessionStarter; log receives one record per
+// request.
+func NewSessionStarter(cfg Config, keys Secrets, upstream ComplyCube, log api.RequestLog) *SessionStarter {
+	return &SessionStarter{
 		cfg:       cfg,
 		validator: Validator{TemplateIDs: cfg.TemplateIDs, RedirectOrigins: cfg.RedirectOrigins, Source: cfg.ClientSource},
 		keys:      keys,
@@ -64,8 +60,9 @@ func New(cfg Config, keys Secrets, upstream ComplyCube, log *slog.Logger) *Handl
 
 // outcome is what one request did, for its log line.
 type outcome struct {
-	resp           Response
+	resp           api.Response
 	errType        string
+	keyUnreadable  bool // the 503 is for the secret
 	cause          error
 	upstreamStatus int           // of the last ComplyCube call
 	attempts       int           // HTTP calls to ComplyCube, all calls together
@@ -81,22 +78,22 @@ type outcome struct {
 
 // Serve answers one request. It never panics: an unexpected panic becomes a
 // 500 internal_error and a log line.
-func (h *Handler) Serve(ctx context.Context, req Request) (resp Response) {
+func (h *SessionStarter) Serve(ctx context.Context, req api.Request) (resp api.Response) {
 	start := h.now()
 	first := !h.served.Swap(true)
-	origin, allowed := h.allowedOrigin(req)
+	origin, allowed, fromBrowser := cors.Check(h.cfg.AllowedOrigins, req)
 	var out outcome
 	defer func() {
 		if p := recover(); p != nil {
-			out = outcome{errType: TypeInternalError, cause: errors.New("panic: " + panicString(p))}
-			out.resp = errorResponse(http.StatusInternalServerError, Error{Type: TypeInternalError, Message: "The request could not be handled."})
-			addCORS(out.resp, origin, allowed)
+			out = outcome{errType: api.TypeInternalError, cause: errors.New("panic: " + panicString(p))}
+			out.resp = api.ErrorResponse(http.StatusInternalServerError, api.Error{Type: api.TypeInternalError, Message: "The request could not be handled."})
+			cors.AddHeaders(out.resp, origin, allowed)
 		}
 		resp = out.resp
 		h.logRequest(req, out, first, start)
 	}()
-	out = h.serve(ctx, req, allowed)
-	addCORS(out.resp, origin, allowed)
+	out = h.serve(ctx, req, allowed, fromBrowser)
+	cors.AddHeaders(out.resp, origin, allowed)
 	return out.resp
 }
 
@@ -110,68 +107,30 @@ func panicString(p any) string {
 	return "unexpected value"
 }
 
-// addCORS adds Access-Control-Allow-Origin to answers for allowed origins,
-// errors included, so that the browser lets the page read them.
-func addCORS(resp Response, origin string, allowed bool) {
-	resp.Header.Set("Vary", "Origin")
-	if allowed {
-		resp.Header.Set("Access-Control-Allow-Origin", origin)
-	}
-}
-
-// allowedOrigin returns the Origin header to echo when it is allowed.
-func (h *Handler) allowedOrigin(req Request) (string, bool) {
-	raw := req.Header.Get("Origin")
-	if raw == "" {
-		return "", false
-	}
-	if h.cfg.AllowedOrigins.AnyOrigin {
-		// Echo only what is safe in a header; "null" and odd values included
-		// as they are, since * is for development.
-		if isPrintableASCII(raw) {
-			return raw, true
-		}
-		return "", false
-	}
-	o, err := ParseOrigin(raw)
-	if err != nil || !h.cfg.AllowedOrigins.Allows(o) {
-		return "", false
-	}
-	return raw, true
-}
-
 // serve answers a request; originAllowed says whether its Origin header,
 // if any, is on the allowlist.
-func (h *Handler) serve(ctx context.Context, req Request, originAllowed bool) outcome {
-	hasOrigin := len(req.Header.Values("Origin")) > 0
-	if hasOrigin && !originAllowed {
-		return fail(http.StatusForbidden, TypeOriginNotAllowed, "This origin may not call this endpoint.", nil)
+func (h *SessionStarter) serve(ctx context.Context, req api.Request, originAllowed, fromBrowser bool) outcome {
+	if fromBrowser && !originAllowed {
+		return fail(http.StatusForbidden, api.TypeOriginNotAllowed, "This origin may not call this endpoint.", nil)
 	}
 	switch req.Method {
 	case http.MethodOptions:
-		r := Response{Status: http.StatusNoContent, Header: baseHeader()}
-		if hasOrigin {
-			r.Header.Set("Access-Control-Allow-Methods", corsAllowMethods)
-			r.Header.Set("Access-Control-Allow-Headers", corsAllowHeaders)
-			r.Header.Set("Access-Control-Max-Age", corsMaxAge)
-		}
-		r.Header.Set("Allow", "OPTIONS, POST")
-		return outcome{resp: r}
+		return outcome{resp: cors.Preflight(fromBrowser)}
 	case http.MethodPost:
 	default:
-		o := fail(http.StatusMethodNotAllowed, TypeMethodNotAllowed, "Only POST is allowed.", nil)
-		o.resp.Header.Set("Allow", "OPTIONS, POST")
+		o := fail(http.StatusMethodNotAllowed, api.TypeMethodNotAllowed, "Only POST is allowed.", nil)
+		o.resp.Header.Set("Allow", cors.Allow)
 		return o
 	}
 	mt, _, err := mime.ParseMediaType(req.Header.Get("Content-Type"))
 	if err != nil || mt != "application/json" {
-		return fail(http.StatusUnsupportedMediaType, TypeUnsupportedMediaType, "Content-Type must be application/json.", nil)
+		return fail(http.StatusUnsupportedMediaType, api.TypeUnsupportedMediaType, "Content-Type must be application/json.", nil)
 	}
 	if len(req.Body) > MaxBodyBytes {
-		return fail(http.StatusRequestEntityTooLarge, TypeRequestTooLarge, "The body is larger than 16 KiB.", nil)
+		return fail(http.StatusRequestEntityTooLarge, api.TypeRequestTooLarge, "The body is larger than 16 KiB.", nil)
 	}
 	if req.BadEncoding {
-		return fail(http.StatusBadRequest, TypeInvalidRequest, "The body is marked base64 but is not valid base64.", nil)
+		return fail(http.StatusBadRequest, api.TypeInvalidRequest, "The body is marked base64 but is not valid base64.", nil)
 	}
 	vr, ferr := h.validator.Validate(req.Body)
 	if ferr != nil {
@@ -185,7 +144,7 @@ func (h *Handler) serve(ctx context.Context, req Request, originAllowed bool) ou
 	// the answer goes out DeadlineMargin before Lambda's deadline.
 	if dl, ok := ctx.Deadline(); ok {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithDeadline(ctx, dl.Add(-DeadlineMargin))
+		ctx, cancel = context.WithDeadline(ctx, dl.Add(-api.DeadlineMargin))
 		defer cancel()
 	}
 	var pre outcome // what came before the session call, for the log line
@@ -202,7 +161,7 @@ func (h *Handler) serve(ctx context.Context, req Request, originAllowed bool) ou
 			// allowlist; a refusal says no more than any other.
 			if len(h.cfg.TemplateIDs) > 0 && !slices.Contains(h.cfg.TemplateIDs, inv.WorkflowTemplateID) {
 				o := invalidOutcome(invalidInvitation)
-				o.cause, o.invitationFor = errors.New("the invitation's wft is not on "+EnvWorkflowTemplateIDs), inv.ClientID
+				o.cause, o.invitationFor = errors.New("the invitation's wft is not on the workflow template allowlist"), inv.ClientID
 				return o
 			}
 			vr.session.WorkflowTemplateID = inv.WorkflowTemplateID
@@ -212,7 +171,7 @@ func (h *Handler) serve(ctx context.Context, req Request, originAllowed bool) ou
 	case SourceSignup:
 		body, err := json.Marshal(vr.client)
 		if err != nil {
-			return fail(http.StatusInternalServerError, TypeInternalError, "The request could not be handled.", err)
+			return fail(http.StatusInternalServerError, api.TypeInternalError, "The request could not be handled.", err)
 		}
 		id, o, ok := h.createClient(ctx, body)
 		if !ok {
@@ -223,7 +182,7 @@ func (h *Handler) serve(ctx context.Context, req Request, originAllowed bool) ou
 	}
 	payload, err := json.Marshal(vr.session)
 	if err != nil {
-		return fail(http.StatusInternalServerError, TypeInternalError, "The request could not be handled.", err)
+		return fail(http.StatusInternalServerError, api.TypeInternalError, "The request could not be handled.", err)
 	}
 	o := h.call(ctx, h.upstream.CreateFlowSession, payload, sessionAnswer)
 	o.attempts += pre.attempts
@@ -235,23 +194,23 @@ func (h *Handler) serve(ctx context.Context, req Request, originAllowed bool) ou
 
 func invalidOutcome(ferr *fieldError) outcome {
 	// param is omitted from the JSON when no one field is at fault.
-	return outcome{resp: errorResponse(http.StatusBadRequest, Error{Type: TypeInvalidRequest, Message: ferr.message, Param: ferr.param}), errType: TypeInvalidRequest}
+	return outcome{resp: api.ErrorResponse(http.StatusBadRequest, api.Error{Type: api.TypeInvalidRequest, Message: ferr.message, Param: ferr.param}), errType: api.TypeInvalidRequest}
 }
 
 // checkInvitation verifies the token. When the signature does not verify,
 // the invitation key is read again (at most once a second, by the secret's
 // rule) and the token checked with a rotated key. ok is false when o is
 // the answer.
-func (h *Handler) checkInvitation(ctx context.Context, token string) (inv Invitation, o outcome, ok bool) {
+func (h *SessionStarter) checkInvitation(ctx context.Context, token string) (inv invitation.Claims, o outcome, ok bool) {
 	key, err := h.keys.InvitationKey(ctx)
 	if err != nil {
-		return inv, unavailable(err), false
+		return inv, keyUnavailable(err), false
 	}
 	now := h.now()
-	inv, err = VerifyInvitation(token, key, now)
-	if errors.Is(err, ErrInvitationSignature) {
+	inv, err = invitation.Verify(token, key, now)
+	if errors.Is(err, invitation.ErrSignature) {
 		if rotated, rerr := h.keys.RefreshInvitationKey(ctx, key); rerr == nil {
-			inv, err = VerifyInvitation(token, rotated, now)
+			inv, err = invitation.Verify(token, rotated, now)
 		}
 	}
 	if err != nil {
@@ -264,10 +223,10 @@ func (h *Handler) checkInvitation(ctx context.Context, token string) (inv Invita
 
 // createClient creates the signup's client. ok is false when o is the
 // answer; else id is the new client's.
-func (h *Handler) createClient(ctx context.Context, body []byte) (id string, o outcome, ok bool) {
+func (h *SessionStarter) createClient(ctx context.Context, body []byte) (id string, o outcome, ok bool) {
 	o = h.call(ctx, h.upstream.CreateClient, body, func(status int, body []byte) outcome {
 		id, found := stringMember(body, "id")
-		if !found || !validID(id) {
+		if !found || !api.ValidID(id) {
 			return upstreamFailure(status, "complycube answered "+strconv.Itoa(status)+" to the client creation without a usable string id")
 		}
 		return outcome{newClientID: id, upstreamStatus: status}
@@ -280,18 +239,25 @@ func (h *Handler) createClient(ctx context.Context, body []byte) (id string, o o
 }
 
 func unavailable(cause error) outcome {
-	o := fail(http.StatusServiceUnavailable, TypeServiceUnavailable, "The service is not available right now. Try again shortly.", cause)
+	o := fail(http.StatusServiceUnavailable, api.TypeServiceUnavailable, "The service is not available right now. Try again shortly.", cause)
 	o.resp.Header.Set("Retry-After", retryAfterUnavailable)
+	return o
+}
+
+// keyUnavailable is the answer when the secret could not be read.
+func keyUnavailable(cause error) outcome {
+	o := unavailable(cause)
+	o.keyUnreadable = true
 	return o
 }
 
 // call makes one ComplyCube call with the API key. On a 401 or 403 it reads
 // the key again and, when it changed (rotation), calls once more. The
 // answer maps as the contract's table says, a success through onSuccess.
-func (h *Handler) call(ctx context.Context, do func(ctx context.Context, apiKey string, body []byte) (UpstreamResponse, error), payload []byte, onSuccess func(status int, body []byte) outcome) outcome {
+func (h *SessionStarter) call(ctx context.Context, do func(ctx context.Context, apiKey string, body []byte) (UpstreamResponse, error), payload []byte, onSuccess func(status int, body []byte) outcome) outcome {
 	key, err := h.keys.Key(ctx)
 	if err != nil {
-		return unavailable(err)
+		return keyUnavailable(err)
 	}
 	started := time.Now()
 	res, err := do(ctx, key, payload)
@@ -300,7 +266,7 @@ func (h *Handler) call(ctx context.Context, do func(ctx context.Context, apiKey 
 	if err == nil && rejectsKey(res.Status) {
 		newKey, rerr := h.keys.Refresh(ctx, key)
 		if rerr != nil {
-			o := fail(http.StatusBadGateway, TypeUpstreamError, "The verification service could not be reached.", errors.New("complycube rejected the API key ("+strconv.Itoa(res.Status)+") and no other key is available: "+rerr.Error()))
+			o := fail(http.StatusBadGateway, api.TypeUpstreamError, "The verification service could not be reached.", errors.New("complycube rejected the API key ("+strconv.Itoa(res.Status)+") and no other key is available: "+rerr.Error()))
 			o.upstreamStatus, o.attempts, o.keyRejected, o.upstreamTime = res.Status, attempts, true, time.Since(started)
 			return o
 		}
@@ -331,11 +297,11 @@ func sessionAnswer(status int, body []byte) outcome {
 	if err != nil {
 		return upstreamFailure(status, "complycube's redirectUrl cannot be quoted: "+err.Error())
 	}
-	return outcome{resp: jsonResponse(http.StatusOK, append(data, '}')), upstreamStatus: status}
+	return outcome{resp: api.JSONResponse(http.StatusOK, append(data, '}')), upstreamStatus: status}
 }
 
 func upstreamFailure(status int, cause string) outcome {
-	o := fail(http.StatusBadGateway, TypeUpstreamError, "The verification service could not be reached.", errors.New(cause))
+	o := fail(http.StatusBadGateway, api.TypeUpstreamError, "The verification service could not be reached.", errors.New(cause))
 	o.upstreamStatus = status
 	return o
 }
@@ -345,11 +311,11 @@ func upstreamFailure(status int, cause string) outcome {
 func mapUpstream(res UpstreamResponse, err error, onSuccess func(status int, body []byte) outcome) outcome {
 	if err != nil {
 		if errors.Is(err, ErrUpstreamTimeout) {
-			o := fail(http.StatusGatewayTimeout, TypeUpstreamTimeout, "The verification service did not answer in time.", err)
+			o := fail(http.StatusGatewayTimeout, api.TypeUpstreamTimeout, "The verification service did not answer in time.", err)
 			o.upstreamStatus = res.Status
 			return o
 		}
-		o := fail(http.StatusBadGateway, TypeUpstreamError, "The verification service could not be reached.", err)
+		o := fail(http.StatusBadGateway, api.TypeUpstreamError, "The verification service could not be reached.", err)
 		o.upstreamStatus = res.Status
 		return o
 	}
@@ -362,9 +328,9 @@ func mapUpstream(res UpstreamResponse, err error, onSuccess func(status int, bod
 		if !utf8.Valid(res.Body) || !json.Valid(res.Body) {
 			return upstreamFailure(s, "complycube answered "+strconv.Itoa(s)+" with a body that is not JSON")
 		}
-		return outcome{resp: jsonResponse(s, res.Body), upstreamStatus: s, errType: "complycube_" + strconv.Itoa(s)}
+		return outcome{resp: api.JSONResponse(s, res.Body), upstreamStatus: s, errType: "complycube_" + strconv.Itoa(s)}
 	case s == http.StatusTooManyRequests:
-		o := fail(http.StatusTooManyRequests, TypeRateLimitExceeded, "Too many requests. Try again later.", errors.New("complycube rate limit"))
+		o := fail(http.StatusTooManyRequests, api.TypeRateLimitExceeded, "Too many requests. Try again later.", errors.New("complycube rate limit"))
 		if ra := sanitizeRetryAfter(res.RetryAfter); ra != "" {
 			o.resp.Header.Set("Retry-After", ra)
 		}
@@ -377,7 +343,7 @@ func mapUpstream(res UpstreamResponse, err error, onSuccess func(status int, bod
 
 // anyRedirect checks the form of ComplyCube's own redirectUrl: an absolute
 // https URL (http to loopback), on any origin.
-var anyRedirect = Validator{RedirectOrigins: OriginList{AnyOrigin: true}}
+var anyRedirect = Validator{RedirectOrigins: cors.List{AnyOrigin: true}}
 
 // stringMember returns the string member name of a JSON object. ok is
 // false for anything else: not an object, trailing data, a duplicate
@@ -419,67 +385,15 @@ func sanitizeRetryAfter(v string) string {
 	return ""
 }
 
-func baseHeader() http.Header {
-	return http.Header{"Cache-Control": {"no-store"}}
-}
-
-func jsonResponse(status int, body []byte) Response {
-	h := baseHeader()
-	h.Set("Content-Type", "application/json")
-	return Response{Status: status, Header: h, Body: body}
-}
-
-// ErrorResponse is an answer in the function's error shape, with the
-// headers every answer carries (the webhook function answers so too).
-func ErrorResponse(status int, e Error) Response {
-	return errorResponse(status, e)
-}
-
-func errorResponse(status int, e Error) Response {
-	data, _ := json.Marshal(e)
-	return jsonResponse(status, data)
-}
-
 func fail(status int, typ, message string, cause error) outcome {
-	return outcome{resp: errorResponse(status, Error{Type: typ, Message: message}), errType: typ, cause: cause}
+	return outcome{resp: api.ErrorResponse(status, api.Error{Type: typ, Message: message}), errType: typ, cause: cause}
 }
 
-// RequestLogAttrs are the members every request's log line starts with,
-// in both functions.
-func RequestLogAttrs(req Request, status int, took time.Duration, coldStart bool) []slog.Attr {
-	// Room for what the callers append, so that the slice grows once.
-	attrs := make([]slog.Attr, 0, 16)
-	return append(attrs,
-		slog.String("requestId", req.RequestID),
-		slog.String("method", req.Method),
-		slog.String("path", req.Path),
-		slog.Int("status", status),
-		slog.Float64("durationMs", float64(took.Microseconds())/1000),
-		slog.Bool("coldStart", coldStart),
-	)
-}
-
-// ErrorLogAttrs adds the answer's error type and its cause to attrs and
-// returns the line's level: INFO, WARN for a caller's error with a cause,
-// ERROR for a 5xx answer with a cause.
-func ErrorLogAttrs(attrs []slog.Attr, status int, errType string, cause error) ([]slog.Attr, slog.Level) {
-	if errType != "" {
-		attrs = append(attrs, slog.String("error", errType))
-	}
-	if cause == nil {
-		return attrs, slog.LevelInfo
-	}
-	attrs = append(attrs, slog.String("cause", cause.Error()))
-	if status >= 500 {
-		return attrs, slog.LevelError
-	}
-	return attrs, slog.LevelWarn
-}
-
-func (h *Handler) logRequest(req Request, out outcome, first bool, start time.Time) {
-	attrs := RequestLogAttrs(req, out.resp.Status, h.now().Sub(start), first)
+func (h *SessionStarter) logRequest(req api.Request, out outcome, first bool, start time.Time) {
+	rec := api.Record{Message: "request", Request: req, Status: out.resp.Status, Took: h.now().Sub(start), ColdStart: first, ErrType: out.errType, Cause: out.cause}
+	attrs := make([]slog.Attr, 0, 8)
 	if o := req.Header.Get("Origin"); o != "" {
-		attrs = append(attrs, slog.String("origin", o))
+		attrs = append(attrs, slog.String("origin", cors.LogOrigin(o)))
 	}
 	if out.upstreamStatus != 0 || out.attempts != 0 {
 		attrs = append(attrs, slog.Int("complycubeStatus", out.upstreamStatus), slog.Int("complycubeAttempts", out.attempts))
@@ -498,7 +412,7 @@ func (h *Handler) logRequest(req Request, out outcome, first bool, start time.Ti
 	if out.invitationFor != "" {
 		attrs = append(attrs, slog.String("invitationClientId", out.invitationFor))
 	}
-	attrs, level := ErrorLogAttrs(attrs, out.resp.Status, out.errType, out.cause)
-	attrs = append(attrs, h.metricAttrs(out, first)...)
-	h.log.LogAttrs(context.Background(), level, "request", attrs...)
+	rec.Attrs = attrs
+	rec.Metrics = metrics(out, first)
+	h.log.Write(&rec)
 }

@@ -17,9 +17,10 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
-	"github.com/complycube-session/createsession/handler"
+	"github.com/complycube-session/createsession/handler/api"
 	"github.com/complycube-session/createsession/internal/lambda/apigateway"
-	"github.com/complycube-session/createsession/internal/lambda/app"
+	"github.com/complycube-session/createsession/internal/lambda/sessionfn"
+	"github.com/complycube-session/createsession/internal/lambda/startup"
 	"github.com/complycube-session/createsession/internal/testonly/fakesecretsmanager"
 	"github.com/complycube-session/createsession/internal/testonly/syncbuf"
 )
@@ -205,13 +206,13 @@ func buildFixture(t *testing.T, sm *fakesecretsmanager.Server, o fixtureOpts) *f
 	f := &fixture{t: t, cc: newFakeComplyCube(t, o.replies...), sm: sm, logs: &syncbuf.Buffer{}}
 	awsTestEnv(t, f.sm.URL())
 	env := map[string]string{
-		handler.EnvSecretID:       secretID,
-		handler.EnvBaseURL:        f.cc.srv.URL,
-		handler.EnvAllowedOrigins: allowed,
+		startup.EnvSecretID:         secretID,
+		sessionfn.EnvBaseURL:        f.cc.srv.URL,
+		sessionfn.EnvAllowedOrigins: allowed,
 	}
 	if o.useKeyEnv {
-		delete(env, handler.EnvSecretID)
-		env[handler.EnvAPIKey] = apiKey
+		delete(env, startup.EnvSecretID)
+		env[startup.EnvAPIKey] = apiKey
 	}
 	for k, v := range o.env {
 		if v == "" {
@@ -220,12 +221,12 @@ func buildFixture(t *testing.T, sm *fakesecretsmanager.Server, o fixtureOpts) *f
 			env[k] = v
 		}
 	}
-	cfg, err := handler.LoadConfig(func(k string) string { return env[k] })
+	cfg, err := sessionfn.LoadConfig(func(k string) string { return env[k] })
 	if err != nil {
 		t.Fatalf("config: %v", err)
 	}
 	log := slog.New(slog.NewJSONHandler(io.MultiWriter(f.logs, everything), nil))
-	h, err := app.Build(context.Background(), cfg, log)
+	h, err := sessionfn.Build(context.Background(), cfg, log, nil)
 	if err != nil {
 		t.Fatalf("build: %v", err)
 	}
@@ -348,7 +349,7 @@ const validBody = `{"clientId":"5eb04fcd0f3e360008035eb1","workflowTemplateId":"
 
 // errorBody renders the function's own error shape.
 func errorBody(typ, message, param string) string {
-	b, _ := json.Marshal(handler.Error{Type: typ, Message: message, Param: param})
+	b, _ := json.Marshal(api.Error{Type: typ, Message: message, Param: param})
 	return string(b)
 }
 

@@ -136,11 +136,12 @@ func TestHostileRequests(t *testing.T) {
 // hostileCount finds "N hostile requests" in prose.
 var hostileCount = regexp.MustCompile(`(\d+) hostile requests`)
 
-// checkCountInDocs: README.md and RELIABILITY.md say how many hostile
-// requests the table holds; each mention must be the table's real count.
+// checkCountInDocs: docs/security.md and RELIABILITY.md say how many
+// hostile requests the table holds; each must say it, and each mention must
+// be the table's real count.
 func checkCountInDocs(t *testing.T, n int) {
 	t.Helper()
-	for _, path := range []string{"../README.md", "../RELIABILITY.md"} {
+	for _, path := range []string{"../docs/security.md", "../RELIABILITY.md"} {
 		data, err := os.ReadFile(path)
 		if err != nil {
 			t.Fatal(err)

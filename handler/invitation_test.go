@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/complycube-session/createsession/handler"
+	"github.com/complycube-session/createsession/handler/invitation"
 )
 
 // Invitation keys of the suite; TestMain fails the run if either appears
@@ -68,7 +68,7 @@ const hs256Header = `{"alg":"HS256","typ":"JWT"}`
 
 // claimsJSON writes claims with times relative to now.
 func claimsJSON(now time.Time, extra map[string]any) string {
-	m := map[string]any{"sub": invitedClient, "iat": now.Unix(), "exp": now.Add(72 * time.Hour).Unix(), "aud": handler.InvitationAudience}
+	m := map[string]any{"sub": invitedClient, "iat": now.Unix(), "exp": now.Add(72 * time.Hour).Unix(), "aud": invitation.Audience}
 	for k, v := range extra {
 		if v == nil {
 			delete(m, k)
@@ -88,11 +88,11 @@ func TestInvitationSuccess(t *testing.T) {
 		name, token, bodyTemplate, wantTemplate string
 		env                                     map[string]string
 	}{
-		{"minted by MintInvitation", mint(t, invitationKey, handler.Invitation{ClientID: invitedClient, ExpiresAt: now.Add(time.Hour)}), "", "wt_default", invitationEnv},
+		{"minted by MintInvitation", mint(t, invitationKey, invitation.Claims{ClientID: invitedClient, ExpiresAt: now.Add(time.Hour)}), "", "wt_default", invitationEnv},
 		{"the body's template, on the list", craft(hs256Header, claimsJSON(now, nil), hs256(invitationKey)), "wt_other", "wt_other", invitationEnv},
 		{"the token's wft replaces the body's", craft(hs256Header, claimsJSON(now, map[string]any{"wft": "wt_other"}), hs256(invitationKey)), "wt_default", "wt_other", invitationEnv},
 		{"no aud", craft(hs256Header, claimsJSON(now, map[string]any{"aud": nil}), hs256(invitationKey)), "", "wt_default", invitationEnv},
-		{"aud as a one-item array", craft(hs256Header, claimsJSON(now, map[string]any{"aud": []string{handler.InvitationAudience}}), hs256(invitationKey)), "", "wt_default", invitationEnv},
+		{"aud as a one-item array", craft(hs256Header, claimsJSON(now, map[string]any{"aud": []string{invitation.Audience}}), hs256(invitationKey)), "", "wt_default", invitationEnv},
 		{"no iat, exp in 30 days", craft(hs256Header, claimsJSON(now, map[string]any{"iat": nil, "exp": now.Add(30 * 24 * time.Hour).Unix()}), hs256(invitationKey)), "", "wt_default", invitationEnv},
 		{"expired 10 s ago (30 s skew)", craft(hs256Header, claimsJSON(now, map[string]any{"exp": now.Add(-10 * time.Second).Unix()}), hs256(invitationKey)), "", "wt_default", invitationEnv},
 		{"nbf 10 s ahead (30 s skew)", craft(hs256Header, claimsJSON(now, map[string]any{"nbf": now.Add(10 * time.Second).Unix()}), hs256(invitationKey)), "", "wt_default", invitationEnv},
@@ -134,9 +134,9 @@ func TestInvitationSuccess(t *testing.T) {
 	}
 }
 
-func mint(t *testing.T, key string, inv handler.Invitation) string {
+func mint(t *testing.T, key string, inv invitation.Claims) string {
 	t.Helper()
-	tok, err := handler.MintInvitation([]byte(key), inv, time.Now())
+	tok, err := invitation.Mint([]byte(key), inv, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -192,7 +192,7 @@ func hostileInvitations(t *testing.T) []struct{ name, token string } {
 		{"sub a path", signed(map[string]any{"sub": "../clients"})},
 		{"sub a number", signed(map[string]any{"sub": 12345})},
 		{"aud wrong", signed(map[string]any{"aud": "another-service"})},
-		{"aud with a second audience", signed(map[string]any{"aud": []string{handler.InvitationAudience, "another-service"}})},
+		{"aud with a second audience", signed(map[string]any{"aud": []string{invitation.Audience, "another-service"}})},
 		{"wft not on the template allowlist", signed(map[string]any{"wft": "wt_not_listed"})},
 		{"wft malformed", signed(map[string]any{"wft": "wt 1"})},
 		{"two segments", parts[0] + "." + parts[1]},
@@ -326,26 +326,26 @@ func TestInvitationValidation(t *testing.T) {
 func TestMintInvitationRules(t *testing.T) {
 	now := time.Now()
 	key := []byte(invitationKey)
-	for name, inv := range map[string]handler.Invitation{
+	for name, inv := range map[string]invitation.Claims{
 		"no client":          {ExpiresAt: now.Add(time.Hour)},
 		"a malformed client": {ClientID: "a b", ExpiresAt: now.Add(time.Hour)},
 		"over 30 days":       {ClientID: invitedClient, ExpiresAt: now.Add(31 * 24 * time.Hour)},
 		"already expired":    {ClientID: invitedClient, ExpiresAt: now.Add(-time.Minute)},
 		"a malformed wft":    {ClientID: invitedClient, WorkflowTemplateID: "wt/1", ExpiresAt: now.Add(time.Hour)},
 	} {
-		if _, err := handler.MintInvitation(key, inv, now); err == nil {
+		if _, err := invitation.Mint(key, inv, now); err == nil {
 			t.Errorf("%s: minted", name)
 		}
 	}
-	if _, err := handler.MintInvitation([]byte("short"), handler.Invitation{ClientID: invitedClient, ExpiresAt: now.Add(time.Hour)}, now); err == nil {
+	if _, err := invitation.Mint([]byte("short"), invitation.Claims{ClientID: invitedClient, ExpiresAt: now.Add(time.Hour)}, now); err == nil {
 		t.Error("minted with a short key")
 	}
-	tok := mint(t, invitationKey, handler.Invitation{ClientID: invitedClient, WorkflowTemplateID: "wt_x", ExpiresAt: now.Add(time.Hour)})
-	inv, err := handler.VerifyInvitation(tok, key, now)
+	tok := mint(t, invitationKey, invitation.Claims{ClientID: invitedClient, WorkflowTemplateID: "wt_x", ExpiresAt: now.Add(time.Hour)})
+	inv, err := invitation.Verify(tok, key, now)
 	if err != nil || inv.ClientID != invitedClient || inv.WorkflowTemplateID != "wt_x" {
 		t.Errorf("round trip: %+v %v", inv, err)
 	}
-	if _, err := handler.VerifyInvitation(tok, []byte(rotatedInvitationKey), now); err != handler.ErrInvitationSignature {
+	if _, err := invitation.Verify(tok, []byte(rotatedInvitationKey), now); err != invitation.ErrSignature {
 		t.Errorf("another key: %v, want ErrInvitationSignature", err)
 	}
 }

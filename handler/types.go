@@ -3,7 +3,6 @@ package handler
 import (
 	"context"
 	"errors"
-	"net/http"
 )
 
 // The core's ports: the small interfaces it needs from the outside world,
@@ -53,48 +52,3 @@ type UpstreamResponse struct {
 // ComplyCube did not answer within its timeout or the caller's deadline;
 // the core answers 504 for it and 502 for any other error.
 var ErrUpstreamTimeout = errors.New("complycube did not answer in time")
-
-// Request is a transport-neutral HTTP request: the API Gateway adapters and
-// the dev server build one from their own shapes.
-type Request struct {
-	Method string
-	// Header holds the request's headers; Get is case-insensitive.
-	Header http.Header
-	// Body is the decoded body (base64 already undone).
-	Body []byte
-	// BadEncoding is set when the event marked the body base64 but it did
-	// not decode; the answer is 400 invalid_request.
-	BadEncoding bool
-	// RequestID identifies the invocation in logs (Lambda's request ID).
-	RequestID string
-	// Path is logged only.
-	Path string
-}
-
-// Response is a transport-neutral answer.
-type Response struct {
-	Status int
-	Header http.Header
-	Body   []byte
-}
-
-// Error is the ComplyCube error shape the function's own errors use.
-type Error struct {
-	Type    string `json:"type"`
-	Message string `json:"message"`
-	Param   string `json:"param,omitempty"`
-}
-
-// Error types of the function's own answers.
-const (
-	TypeOriginNotAllowed     = "origin_not_allowed"
-	TypeMethodNotAllowed     = "method_not_allowed"
-	TypeUnsupportedMediaType = "unsupported_media_type"
-	TypeRequestTooLarge      = "request_too_large"
-	TypeInvalidRequest       = "invalid_request"
-	TypeRateLimitExceeded    = "rate_limit_exceeded"
-	TypeUpstreamError        = "upstream_error"
-	TypeUpstreamTimeout      = "upstream_timeout"
-	TypeServiceUnavailable   = "service_unavailable"
-	TypeInternalError        = "internal_error"
-)

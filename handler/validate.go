@@ -12,6 +12,10 @@ import (
 	"unicode/utf8"
 
 	"github.com/go-json-experiment/json/jsontext"
+
+	"github.com/complycube-session/createsession/handler/api"
+	"github.com/complycube-session/createsession/handler/cors"
+	"github.com/complycube-session/createsession/handler/invitation"
 )
 
 // MaxBodyBytes is the largest request body accepted, after base64 decoding.
@@ -83,7 +87,7 @@ var knownFields = []string{"clientId", "client", "invitation", "workflowTemplate
 // configuration's allowlists.
 type Validator struct {
 	TemplateIDs     []string
-	RedirectOrigins OriginList
+	RedirectOrigins cors.List
 	Source          ClientSource // "" is SourceRequest
 }
 
@@ -131,7 +135,7 @@ func (v Validator) Validate(body []byte) (validRequest, *fieldError) {
 		if !ok {
 			return out, invalid("invitation", "'invitation' is required")
 		}
-		if m.kind != '"' || m.str == "" || len(m.str) > MaxInvitationLength {
+		if m.kind != '"' || m.str == "" || len(m.str) > invitation.MaxLength {
 			return out, invalidInvitation
 		}
 		out.invitation = m.str
@@ -383,7 +387,7 @@ func idField(fields map[string]member, name string, required bool) (string, *fie
 		}
 		return "", nil
 	}
-	if m.kind != '"' || !validID(m.str) {
+	if m.kind != '"' || !api.ValidID(m.str) {
 		return "", invalid(name, "'%s' must be 1 to 128 letters, digits, '_' or '-'", name)
 	}
 	return m.str, nil
@@ -417,7 +421,7 @@ func (v Validator) checkRedirectURL(s string) string {
 	if s == "" || len(s) > maxURLLength {
 		return fmt.Sprintf("must be a URL of 1 to %d characters", maxURLLength)
 	}
-	if !isPrintableASCII(s) || strings.ContainsRune(s, '\\') {
+	if !cors.IsPrintableASCII(s) || strings.ContainsRune(s, '\\') {
 		return "must not contain spaces, control characters, backslashes or non-ASCII characters (percent-encode them)"
 	}
 	u, err := url.Parse(s)
@@ -436,7 +440,7 @@ func (v Validator) checkRedirectURL(s string) string {
 	if strings.Contains(authority, "%") {
 		return "must not percent-encode its host"
 	}
-	host, port, err := splitHostPort(authority)
+	host, port, err := cors.SplitHostPort(authority)
 	if err != nil {
 		return absolute
 	}
@@ -450,14 +454,14 @@ func (v Validator) checkRedirectURL(s string) string {
 		return absolute
 	}
 	// u.Scheme is lower-case already, and "https" or "http" here.
-	if !v.RedirectOrigins.Allows(makeOrigin(u.Scheme, host, port)) {
+	if !v.RedirectOrigins.Allows(cors.MakeOrigin(u.Scheme, host, port)) {
 		return "must point to an origin this endpoint allows"
 	}
 	return ""
 }
 
 func validEmail(s string) bool {
-	if s == "" || len(s) > maxEmailLength || !isPrintableASCII(s) {
+	if s == "" || len(s) > maxEmailLength || !cors.IsPrintableASCII(s) {
 		return false
 	}
 	a, err := mail.ParseAddress(s)
@@ -465,5 +469,5 @@ func validEmail(s string) bool {
 		return false
 	}
 	local, domain, ok := strings.Cut(s, "@")
-	return ok && local != "" && !strings.HasPrefix(local, "\"") && validHostname(strings.ToLower(domain)) && strings.Contains(domain, ".")
+	return ok && local != "" && !strings.HasPrefix(local, "\"") && cors.ValidHostname(strings.ToLower(domain)) && strings.Contains(domain, ".")
 }

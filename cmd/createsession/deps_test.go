@@ -1,6 +1,8 @@
 package main
 
 import (
+	"encoding/json"
+	"io"
 	"os/exec"
 	"strings"
 	"testing"
@@ -9,19 +11,107 @@ import (
 // modulePath is this module's import path.
 const modulePath = "github.com/complycube-session/createsession"
 
-// TestShipsOnlyLambdaCode: neither bootstrap links code that only runs
-// locally (internal/local) or only in tests and the benchmark
-// (internal/testonly); every package of this module that one links lives
-// where the README's layout says shipped code lives; and the create-session
-// bootstrap links nothing of the webhook function (its core, the SNS
-// client), which would only slow its cold start.
+// The dependency rule, one line per folder (docs/architecture.md):
+//
+//	handler/...           the standard library and small parsing libraries; never internal/ or the AWS SDK; no core imports another core
+//	internal/lambda/...   may import handler/...; never internal/local or internal/testonly
+//	internal/local/...    may import handler/... and internal/lambda/...; never internal/testonly
+//	internal/testonly/... imported only by tests and bench/
+//	cmd/...               wiring only: main calls run
+//
+// The cores are the packages that answer one function's requests.
+var cores = []string{modulePath + "/handler", modulePath + "/handler/webhook", modulePath + "/handler/status"}
+
+type listedPackage struct {
+	ImportPath string
+	Imports    []string // of the package's own (non-test) files
+}
+
+// TestDependencyRule checks every package of the module against the rule.
+func TestDependencyRule(t *testing.T) {
+	cmd := exec.Command("go", "list", "-json", "../../...")
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	dec := json.NewDecoder(strings.NewReader(string(out)))
+	seen := 0
+	for {
+		var p listedPackage
+		if err := dec.Decode(&p); err == io.EOF {
+			break
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		seen++
+		rel := strings.TrimPrefix(strings.TrimPrefix(p.ImportPath, modulePath), "/")
+		for _, imp := range p.Imports {
+			if msg := breaksRule(p.ImportPath, rel, imp); msg != "" {
+				t.Errorf("%s imports %s: %s", p.ImportPath, imp, msg)
+			}
+		}
+	}
+	if seen < 20 {
+		t.Fatalf("go list found %d packages: the check saw nothing", seen)
+	}
+}
+
+func breaksRule(path, rel, imp string) string {
+	own := strings.TrimPrefix(strings.TrimPrefix(imp, modulePath), "/")
+	isOwn := imp == modulePath || strings.HasPrefix(imp, modulePath+"/")
+	switch {
+	case rel == "handler" || strings.HasPrefix(rel, "handler/"):
+		if isOwn && strings.HasPrefix(own, "internal/") {
+			return "the core knows nothing of adapters or wiring"
+		}
+		if strings.HasPrefix(imp, "github.com/aws/") {
+			return "the core knows nothing of AWS"
+		}
+		for _, c := range cores {
+			if imp == c && isCore(path) {
+				return "no core imports another core; what they share is a package of its own (handler/api)"
+			}
+		}
+	case strings.HasPrefix(rel, "internal/lambda/"):
+		if strings.HasPrefix(own, "internal/local/") || strings.HasPrefix(own, "internal/testonly/") {
+			return "shipped code never links local-only or test-only code"
+		}
+	case strings.HasPrefix(rel, "internal/local/"):
+		if strings.HasPrefix(own, "internal/testonly/") {
+			return "the dev server never links test-only code"
+		}
+	}
+	if isOwn && strings.HasPrefix(own, "internal/testonly/") && !strings.HasPrefix(rel, "internal/testonly/") && !strings.HasPrefix(rel, "bench") {
+		return "only tests and bench/ use internal/testonly"
+	}
+	return ""
+}
+
+func isCore(path string) bool {
+	for _, c := range cores {
+		if path == c {
+			return true
+		}
+	}
+	return false
+}
+
+// TestShipsOnlyLambdaCode: no bootstrap links code that only runs locally
+// (internal/local) or only in tests and the benchmark (internal/testonly);
+// every package of this module that one links lives where shipped code
+// lives; the create-session bootstrap links nothing of the webhook
+// function (its core, the SNS client), which would only slow its cold
+// start; and cmd/invite links only the invitation package and the secret's
+// reader, not the functions' adapters.
 func TestShipsOnlyLambdaCode(t *testing.T) {
 	for _, c := range []struct {
 		dir       string
 		forbidden []string
+		onlyOwn   []string // when set: the only packages of this module it may link
 	}{
-		{".", []string{modulePath + "/handler/webhook", "github.com/aws/aws-sdk-go-v2/service/sns", "github.com/golang-jwt/jwt/v5/request"}},
-		{"../webhook", nil},
+		{".", []string{modulePath + "/handler/webhook", "github.com/aws/aws-sdk-go-v2/service/sns", "github.com/golang-jwt/jwt/v5/request"}, nil},
+		{"../webhook", []string{modulePath + "/handler", modulePath + "/internal/lambda/complycube"}, nil},
+		{"../invite", nil, []string{"cmd/invite", "handler/invitation", "handler/api", "internal/lambda/secret"}},
 	} {
 		cmd := exec.Command("go", "list", "-deps", ".")
 		cmd.Dir = c.dir
@@ -46,9 +136,21 @@ func TestShipsOnlyLambdaCode(t *testing.T) {
 			default:
 				t.Errorf("the bootstrap of %s links %s, which is not shipped code (handler/ or internal/lambda/)", c.dir, pkg)
 			}
+			if c.onlyOwn != nil && !contains(c.onlyOwn, rel) {
+				t.Errorf("%s links %s; it should link only %v", c.dir, pkg, c.onlyOwn)
+			}
 		}
 		if len(own) < 3 {
 			t.Fatalf("go list -deps in %s found only %v: the check saw nothing", c.dir, own)
 		}
 	}
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
 }

@@ -11,7 +11,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
-	"github.com/complycube-session/createsession/handler"
+	"github.com/complycube-session/createsession/handler/invitation"
 	"github.com/complycube-session/createsession/internal/local/simulator"
 	"github.com/complycube-session/createsession/internal/testonly/fakesecretsmanager"
 	"github.com/complycube-session/createsession/internal/testonly/lambdaemu"
@@ -240,7 +240,7 @@ func TestEmulator(t *testing.T) {
 		e.sm.SetSecret(e2eSecretID, `{"apiKey":"`+e2eKey+`","invitationKey":"`+e2eInvitationKey+`"}`)
 		now := time.Now()
 		invite := func(key string) string {
-			tok, err := handler.MintInvitation([]byte(key), handler.Invitation{ClientID: "5eb04fcd0f3e360008035eb1", ExpiresAt: now.Add(time.Hour)}, now)
+			tok, err := invitation.Mint([]byte(key), invitation.Claims{ClientID: "5eb04fcd0f3e360008035eb1", ExpiresAt: now.Add(time.Hour)}, now)
 			if err != nil {
 				t.Fatal(err)
 			}

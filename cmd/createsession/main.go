@@ -11,7 +11,8 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/complycube-session/createsession/internal/lambda/apigateway"
-	"github.com/complycube-session/createsession/internal/lambda/app"
+	"github.com/complycube-session/createsession/internal/lambda/sessionfn"
+	"github.com/complycube-session/createsession/internal/lambda/startup"
 )
 
 func main() {
@@ -25,8 +26,8 @@ func main() {
 // configuration is unusable.
 func run(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
 	// No garbage collection during init; back on before the first request.
-	fn, err := app.BuildWithoutGC(func() (apigateway.Lambda, error) {
-		return app.FromEnv(ctx, getenv, app.NewLogger(stdout))
+	fn, err := startup.WithoutGC(func() (apigateway.Lambda, error) {
+		return sessionfn.FromEnv(ctx, getenv, startup.NewLogger(stdout))
 	})
 	if err != nil {
 		return err

@@ -3,10 +3,13 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -206,17 +209,41 @@ func TestBrowserFlow(t *testing.T) {
 	if got := text(t, ctx, "theme"); got != "light" {
 		t.Errorf("theme %q", got)
 	}
+	// Complete and Cancel are POST forms: a GET of their address, as a
+	// link prefetcher or a crawler sends, is refused and tells no one.
+	for _, id := range []string{"complete", "cancel"} {
+		form, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`(f => [f.method, f.action])(document.getElementById("`+id+`").form)`))
+		if err != nil || len(form) != 2 || form[0] != "post" || form[1] != strings.TrimSuffix(location(t, ctx), "?theme=light")+"/"+id {
+			t.Fatalf("#%s is not a button of a POST form to the session's /%s: %v %v", id, id, form, err)
+		}
+		res, err := noRedirects.Get(form[1])
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != http.StatusMethodNotAllowed || res.Header.Get("Allow") != "POST" {
+			t.Errorf("GET %s: %d, Allow %q", form[1], res.StatusCode, res.Header.Get("Allow"))
+		}
+	}
+	if sent, _ := d.simulator.Webhooks(); sent != 0 {
+		t.Errorf("GETs of Complete and Cancel sent %d webhooks", sent)
+	}
 	do(t, ctx, "Complete", chromedp.Click(chromedp.ID("complete")), chromedp.WaitVisible(chromedp.ID("result")))
-	if loc, res := location(t, ctx), text(t, ctx, "result"); loc != d.site+"/success.html" || !strings.Contains(res, "complete") {
+	if loc, res := location(t, ctx), text(t, ctx, "result"); loc != d.site+"/success.html" || res != "Thank you. Your verification has been submitted." {
 		t.Errorf("after Complete: %s %q", loc, res)
 	}
-	if next := text(t, ctx, "next"); !strings.Contains(next, "e-mail") {
-		t.Errorf("the success page does not say the result comes by e-mail: %q", next)
+	// It promises nothing the site does not do, and keeps the place of the
+	// status display to come.
+	if next := text(t, ctx, "next"); strings.Contains(next, "e-mail") {
+		t.Errorf("the success page promises an e-mail: %q", next)
+	}
+	if empty, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`(p => p !== null && p.hidden && p.textContent === "")(document.getElementById("status"))`)); err != nil || !empty {
+		t.Errorf("the success page has no empty hidden #status: %v", err)
 	}
 	// Complete sent ComplyCube's webhook to the dev server's /webhooks,
 	// whose receiver (the webhook function's code) logged what it would
 	// publish to the alert topic.
-	if !waitFor(d.out, `"msg":"would publish to the alert topic"`, `workflow.session.completed`, clientID) {
+	if !waitFor(d.out, `would publish to the alert topic`, `workflow.session.completed`, clientID) {
 		t.Errorf("no webhook logged by the dev server after Complete:\n%s", d.out.String())
 	}
 	if sent, failed := d.simulator.Webhooks(); sent != 1 || failed != 0 {
@@ -246,7 +273,9 @@ func TestBrowserFlow(t *testing.T) {
 		t.Errorf("after Cancel: %s %q", loc, res)
 	}
 
-	// The function's field error, beside its field.
+	// The function's field error, beside its field, in the visitor's
+	// words; the function's own text goes to the console.
+	warnings := watchConsole(ctx)
 	do(t, ctx, "an invalid e-mail address",
 		chromedp.Navigate(d.site+"/"),
 		chromedp.WaitVisible(chromedp.ID("email")),
@@ -256,8 +285,14 @@ func TestBrowserFlow(t *testing.T) {
 		chromedp.Click(chromedp.ID("verify")),
 		chromedp.WaitVisible(chromedp.ID("email-error")),
 	)
-	if got := text(t, ctx, "email-error"); got != "'client.email' must be one e-mail address of at most 254 characters" {
+	if got := text(t, ctx, "email-error"); got != "Please enter a valid e-mail address." {
 		t.Errorf("error beside the e-mail field: %q", got)
+	}
+	if beside, _ := chromedp.Run(ctx, chromedp.Evaluate[bool](`(e => e.closest(".field").contains(document.getElementById("email-error")) && e.getAttribute("aria-describedby").split(" ").includes("email-error"))(document.getElementById("email"))`)); !beside {
+		t.Error("the e-mail error is not beside its field, or the field is not described by it")
+	}
+	if !warnings.waitFor(`400`, `'client.email' must be one e-mail address of at most 254 characters`, `"param":"client.email"`) {
+		t.Errorf("the function's own message is not in the console: %q", warnings.all())
 	}
 	if got := text(t, ctx, "status"); got != "" {
 		t.Errorf("the field error also went to the status line: %q", got)
@@ -272,20 +307,12 @@ func TestBrowserFlow(t *testing.T) {
 	// The browser sent real CORS preflights (the POST has Content-Type
 	// application/json, so it is not a simple request).
 	logs := d.out.String()
-	if !strings.Contains(logs, `"method":"OPTIONS"`) || !strings.Contains(logs, `"status":204`) {
+	if countRequests(logs, "OPTIONS", "/sessions", 204) == 0 {
 		t.Errorf("no preflight in the dev server's log:\n%s", logs)
 	}
-	posts, hooks := 0, 0
-	for _, l := range strings.Split(logs, "\n") {
-		switch {
-		case strings.Contains(l, `"msg":"request"`) && strings.Contains(l, `"method":"POST"`):
-			posts++
-		case strings.Contains(l, `"msg":"webhook"`) && strings.Contains(l, `"status":200`) && strings.Contains(l, `"published":true`):
-			hooks++
-		}
-	}
-	if posts != 3 || hooks != 2 {
-		t.Errorf("%d POSTs to /sessions and %d webhooks taken, want 3 and 2 (Complete and Cancel)", posts, hooks)
+	posts, hooks, published := countRequests(logs, "POST", "/sessions", 0), countRequests(logs, "POST", "/webhooks", 200), strings.Count(logs, "would publish to the alert topic")
+	if posts != 3 || hooks != 2 || published != 2 {
+		t.Errorf("%d POSTs to /sessions, %d webhooks taken and %d published, want 3, 2 and 2 (Complete and Cancel):\n%s", posts, hooks, published, logs)
 	}
 	for _, pii := range []string{"ada@example.com", "Lovelace", "Analytical Engines"} {
 		if strings.Contains(logs, pii) {
@@ -295,8 +322,8 @@ func TestBrowserFlow(t *testing.T) {
 }
 
 // TestBrowserRequestMode: with CLIENT_SOURCE=request the site keeps its
-// client-ID box, and ComplyCube's own message for an ID it refuses shows
-// beside that box.
+// client-ID box; an ID ComplyCube refuses is said so beside that box, and
+// ComplyCube's own message goes to the console.
 func TestBrowserRequestMode(t *testing.T) {
 	if testing.Short() {
 		t.Skip("real-browser test; -short skips it")
@@ -312,6 +339,7 @@ func TestBrowserRequestMode(t *testing.T) {
 	if got := text(t, ctx, "client-id"); got != "5eb04fcd0f3e360008035eb1" {
 		t.Errorf("client %q", got)
 	}
+	warnings := watchConsole(ctx)
 	do(t, ctx, "an invalid client ID",
 		chromedp.Navigate(d.site+"/"),
 		chromedp.WaitVisible(chromedp.ID("client-id")),
@@ -319,8 +347,11 @@ func TestBrowserRequestMode(t *testing.T) {
 		chromedp.Click(chromedp.ID("verify")),
 		chromedp.WaitVisible(chromedp.ID("client-id-error")),
 	)
-	if got := text(t, ctx, "client-id-error"); got != "'clientId' is invalid" {
+	if got := text(t, ctx, "client-id-error"); got != "Please enter a valid ComplyCube client ID." {
 		t.Errorf("error shown: %q", got)
+	}
+	if !warnings.waitFor(`400`, `"message":"'clientId' is invalid"`) {
+		t.Errorf("ComplyCube's own message is not in the console: %q", warnings.all())
 	}
 	if vis, _ := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.getElementById("signup-fields").offsetParent !== null`)); vis {
 		t.Error("the sign-up form is shown in request mode")
@@ -363,15 +394,71 @@ func TestBrowserInvitation(t *testing.T) {
 		t.Errorf("workflow %q", got)
 	}
 	// A tampered link is refused with the page's message.
+	warnings := watchConsole(ctx)
 	do(t, ctx, "a tampered invitation",
 		chromedp.Navigate(link+"x"),
 		chromedp.WaitVisible(chromedp.ID("verify")),
 		chromedp.Click(chromedp.ID("verify")),
 		chromedp.WaitVisible(chromedp.CSS("#status.error")),
 	)
-	if got := text(t, ctx, "status"); got != "'invitation' is not a valid invitation" {
+	if got := text(t, ctx, "status"); got != "This invitation link is not valid. Please open the link from your invitation again, or ask for a new one." {
 		t.Errorf("status %q", got)
 	}
+	if !warnings.waitFor(`400`, `'invitation' is not a valid invitation`) {
+		t.Errorf("the function's own message is not in the console: %q", warnings.all())
+	}
+}
+
+// noRedirects shows a redirect instead of following it.
+var noRedirects = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+
+// consoleWarnings keeps what the page passes to console.warn, where the
+// example site puts the API's own answers for developers.
+type consoleWarnings struct {
+	mu   sync.Mutex
+	list []string
+}
+
+// watchConsole starts keeping the console.warn messages of the tab of ctx,
+// from now until ctx ends.
+func watchConsole(ctx context.Context) *consoleWarnings {
+	c := &consoleWarnings{}
+	messages := chromedp.Console(ctx)
+	go func() {
+		for m, err := range messages {
+			if err != nil {
+				return
+			}
+			if m.Type == chromedp.ConsoleWarning {
+				c.mu.Lock()
+				c.list = append(c.list, m.Text)
+				c.mu.Unlock()
+			}
+		}
+	}()
+	return c
+}
+
+func (c *consoleWarnings) all() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]string(nil), c.list...)
+}
+
+// waitFor waits up to 5 s for a warning that holds every part.
+func (c *consoleWarnings) waitFor(parts ...string) bool {
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		for _, w := range c.all() {
+			all := true
+			for _, p := range parts {
+				all = all && strings.Contains(w, p)
+			}
+			if all {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // waitFor waits up to 5 s for a line of out that holds every part.
@@ -390,27 +477,100 @@ func waitFor(out *syncBuffer, parts ...string) bool {
 	return false
 }
 
+// countRequests counts the request lines of the dev server's log with
+// that method, path and status ("" and 0 match any), in either of its
+// formats: the functions' JSON lines (-log json) or its short text lines
+// ("14:03:07 POST /sessions 200 41ms").
+func countRequests(logs, method, path string, status int) int {
+	n := 0
+	for _, l := range strings.Split(logs, "\n") {
+		var m, p string
+		var st int
+		var line struct {
+			Msg, Method, Path string
+			Status            int
+		}
+		if json.Unmarshal([]byte(l), &line) == nil && (line.Msg == "request" || line.Msg == "webhook") {
+			m, p, st = line.Method, line.Path, line.Status
+		} else if f := textRequestLine.FindStringSubmatch(l); f != nil {
+			m, p = f[1], f[2]
+			st, _ = strconv.Atoi(f[3])
+		} else {
+			continue
+		}
+		if (method == "" || m == method) && (path == "" || p == path) && (status == 0 || st == status) {
+			n++
+		}
+	}
+	return n
+}
+
+var textRequestLine = regexp.MustCompile(`^\d\d:\d\d:\d\d (\S+) (\S+) (\d{3}) `)
+
 var invitationLine = regexp.MustCompile(`devserver: invitation for client ([0-9a-f]{24}), valid [^:]+: (\S+)`)
 
-// TestBrowserOriginNotAllowed: a site whose origin is not allowed gets the
-// page's CORS message, since the browser withholds the 403.
+// TestBrowserOriginNotAllowed: a site whose origin is not allowed cannot
+// read the 403 (the browser withholds it): the visitor is told the service
+// could not be reached, the developer console says why (CORS).
 func TestBrowserOriginNotAllowed(t *testing.T) {
 	if testing.Short() {
 		t.Skip("real-browser test; -short skips it")
 	}
 	d := startDevServer(t, map[string]string{"ALLOWED_ORIGINS": "https://only.example.com"})
 	ctx := browser(t)
+	warnings := watchConsole(ctx)
 	do(t, ctx, "verify from a refused origin",
 		chromedp.Navigate(d.site+"/"),
 		chromedp.WaitVisible(chromedp.ID("verify")),
 		chromedp.Click(chromedp.ID("verify")),
 		chromedp.WaitVisible(chromedp.CSS("#status.error")),
 	)
-	if got := text(t, ctx, "status"); !strings.Contains(got, "(CORS)") || !strings.Contains(got, d.site) {
+	if got := text(t, ctx, "status"); got != "We could not reach the verification service. Please check your internet connection and try again." {
 		t.Errorf("status %q", got)
 	}
-	if !strings.Contains(d.out.String(), `"status":403`) {
+	if !warnings.waitFor("(CORS)", "ALLOWED_ORIGINS", d.site) {
+		t.Errorf("no CORS hint in the console: %q", warnings.all())
+	}
+	if countRequests(d.out.String(), "", "/sessions", 403) == 0 {
 		t.Errorf("the dev server did not refuse the origin:\n%s", d.out.String())
+	}
+}
+
+// TestBrowserRateLimited: when ComplyCube answers 429 the visitor is asked
+// to wait, in words, with the wait when the page can read Retry-After;
+// the function's own answer goes to the console.
+func TestBrowserRateLimited(t *testing.T) {
+	if testing.Short() {
+		t.Skip("real-browser test; -short skips it")
+	}
+	// At 0.01 a second the simulator's bucket holds less than one call:
+	// the first is answered 429 with a Retry-After of 99 s.
+	d := startDevServerArgs(t, nil, "-simulator-rate", "0.01")
+	ctx := browser(t)
+	warnings := watchConsole(ctx)
+	do(t, ctx, "sign up while ComplyCube is rate-limited",
+		chromedp.Navigate(d.site+"/"),
+		chromedp.WaitVisible(chromedp.ID("email")),
+		chromedp.SendKeys(chromedp.ID("email"), "ada@example.com"),
+		chromedp.SendKeys(chromedp.ID("first-name"), "Ada"),
+		chromedp.SendKeys(chromedp.ID("last-name"), "Lovelace"),
+		chromedp.Click(chromedp.ID("verify")),
+		chromedp.WaitVisible(chromedp.CSS("#status.error")),
+	)
+	// "in 2 minutes" when the browser lets the page read Retry-After (the
+	// answer must list it in Access-Control-Expose-Headers), else no figure.
+	got := text(t, ctx, "status")
+	if got != "Too many attempts. Please try again in 2 minutes." && got != "Too many attempts. Please wait a few minutes, then try again." {
+		t.Errorf("status %q", got)
+	}
+	if !warnings.waitFor(`429`, `"type":"rate_limit_exceeded"`) {
+		t.Errorf("the function's own answer is not in the console: %q", warnings.all())
+	}
+	if countRequests(d.out.String(), "POST", "/sessions", 429) == 0 {
+		t.Errorf("the dev server did not answer 429:\n%s", d.out.String())
+	}
+	if disabled, _ := chromedp.Run(ctx, chromedp.AttributeValue(chromedp.ID("verify"), "disabled")); disabled.Exists {
+		t.Error("the button stays disabled after a 429")
 	}
 }
 

@@ -25,9 +25,13 @@ import (
 	"time"
 
 	"github.com/complycube-session/createsession/handler"
-	"github.com/complycube-session/createsession/handler/webhook"
-	"github.com/complycube-session/createsession/internal/lambda/app"
-	"github.com/complycube-session/createsession/internal/lambda/webhookapp"
+	"github.com/complycube-session/createsession/handler/api"
+	"github.com/complycube-session/createsession/handler/invitation"
+	"github.com/complycube-session/createsession/internal/lambda/complycube"
+	"github.com/complycube-session/createsession/internal/lambda/sessionfn"
+	"github.com/complycube-session/createsession/internal/lambda/startup"
+	"github.com/complycube-session/createsession/internal/lambda/webhookfn"
+	"github.com/complycube-session/createsession/internal/local/devlog"
 	"github.com/complycube-session/createsession/internal/local/localhttp"
 	"github.com/complycube-session/createsession/internal/local/simulator"
 )
@@ -62,6 +66,7 @@ func runWith(ctx context.Context, args []string, getenv func(string) string, std
 	faultRate := fs.Float64("simulator-fault-rate", 0, "share (0 to 1) of simulator calls that fail: a reset, a 500, or an answer late by -simulator-fault-delay")
 	faultDelay := fs.Duration("simulator-fault-delay", 6*time.Second, "how late a slow simulator answer is (past UPSTREAM_TIMEOUT, it becomes a 504)")
 	simRate := fs.Float64("simulator-rate", simulator.DefaultRate, "API calls a second the simulator answers before it answers 429, as ComplyCube does (5 for sandbox keys, 10 for live ones); 0 for no limit")
+	logFormat := fs.String("log", "text", "text: one short line per request, for a person at a terminal; json: the JSON lines with embedded metrics that the functions write on Lambda")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil // -h printed the usage; asking for it is no error
@@ -71,7 +76,17 @@ func runWith(ctx context.Context, args []string, getenv func(string) string, std
 	if *faultRate < 0 || *faultRate > 1 {
 		return fmt.Errorf("-simulator-fault-rate %v: must be from 0 to 1", *faultRate)
 	}
-	log := app.NewLogger(stdout)
+	// requests nil: the functions' own JSON lines, as on Lambda.
+	var log *slog.Logger
+	var requests api.RequestLog
+	switch *logFormat {
+	case "json":
+		log = startup.NewLogger(stdout)
+	case "text":
+		log, requests = devlog.NewLogger(stdout), devlog.New(stdout)
+	default:
+		return fmt.Errorf("-log %q: must be text or json", *logFormat)
+	}
 
 	apiLn, err := listen(*addr, "-addr")
 	if err != nil {
@@ -101,7 +116,7 @@ func runWith(ctx context.Context, args []string, getenv func(string) string, std
 		}
 		return getenv(k)
 	}
-	useSimulator := getenv(handler.EnvSecretID) == "" && getenv(handler.EnvAPIKey) == "" && getenv(handler.EnvBaseURL) == ""
+	useSimulator := getenv(startup.EnvSecretID) == "" && getenv(startup.EnvAPIKey) == "" && getenv(sessionfn.EnvBaseURL) == ""
 	var simLn net.Listener
 	var sim *simulator.Simulator
 	simURL := ""
@@ -117,21 +132,21 @@ func runWith(ctx context.Context, args []string, getenv func(string) string, std
 		if onSimulator != nil {
 			onSimulator(sim)
 		}
-		overrides[handler.EnvAPIKey] = simulator.DefaultKey
-		overrides[handler.EnvBaseURL] = simURL
+		overrides[startup.EnvAPIKey] = simulator.DefaultKey
+		overrides[sessionfn.EnvBaseURL] = simURL
 	}
-	if siteURL != "" && getenv(handler.EnvAllowedOrigins) == "" {
+	if siteURL != "" && getenv(sessionfn.EnvAllowedOrigins) == "" {
 		// The example site is another origin, as in production: allow it.
-		overrides[handler.EnvAllowedOrigins] = siteURL + "," + strings.Replace(siteURL, "127.0.0.1", "localhost", 1)
+		overrides[sessionfn.EnvAllowedOrigins] = siteURL + "," + strings.Replace(siteURL, "127.0.0.1", "localhost", 1)
 	}
-	if getenv(handler.EnvClientSource) == "" {
+	if getenv(sessionfn.EnvClientSource) == "" {
 		// The example site's sign-up form: the flow a static site without
 		// a backend uses.
-		overrides[handler.EnvClientSource] = string(handler.SourceSignup)
+		overrides[sessionfn.EnvClientSource] = string(handler.SourceSignup)
 	}
 	// The webhook receiver's secret: WEBHOOK_SECRET, or one made now and
 	// shared with the simulator, which signs its webhooks with it.
-	webhookSecret := getenv(handler.EnvWebhookSecret)
+	webhookSecret := getenv(startup.EnvWebhookSecret)
 	if webhookSecret == "" {
 		webhookSecret = newInvitationKey()
 	}
@@ -141,25 +156,25 @@ func runWith(ctx context.Context, args []string, getenv func(string) string, std
 	// With invitations, the dev server signs with INVITATION_KEY, or with a
 	// key it makes now, unless the key lives in a configured secret.
 	invitationKey := ""
-	if handler.ClientSource(env(handler.EnvClientSource)) == handler.SourceInvitation && getenv(handler.EnvSecretID) == "" {
-		if invitationKey = getenv(handler.EnvInvitationKey); invitationKey == "" {
+	if handler.ClientSource(env(sessionfn.EnvClientSource)) == handler.SourceInvitation && getenv(startup.EnvSecretID) == "" {
+		if invitationKey = getenv(startup.EnvInvitationKey); invitationKey == "" {
 			invitationKey = newInvitationKey()
-			overrides[handler.EnvInvitationKey] = invitationKey
+			overrides[startup.EnvInvitationKey] = invitationKey
 		}
 	}
 
 	// A configuration value that cannot be parsed stops the server before
 	// it invites anyone to open the site.
-	cfg, err := handler.LoadConfig(env)
+	cfg, err := sessionfn.LoadConfig(env)
 	if err != nil {
-		app.LogStartError(log, err)
+		startup.LogError(log, err)
 		return err
 	}
 	if useSimulator {
 		fmt.Fprintf(stdout, "devserver: no ComplyCube key and no COMPLYCUBE_BASE_URL configured, so the embedded ComplyCube simulator answers at %s; open %s to try the flow (API: %s/sessions)\n",
 			simURL, orNone(siteURL), apiURL)
 	} else {
-		fmt.Fprintf(stdout, "devserver: API at %s/sessions calling %s; example site at %s\n", apiURL, orDefault(getenv(handler.EnvBaseURL), handler.DefaultBaseURL), orNone(siteURL))
+		fmt.Fprintf(stdout, "devserver: API at %s/sessions calling %s; example site at %s\n", apiURL, orDefault(getenv(sessionfn.EnvBaseURL), complycube.DefaultBaseURL), orNone(siteURL))
 	}
 	fmt.Fprintf(stdout, "devserver: CLIENT_SOURCE=%s\n", cfg.ClientSource)
 	if cfg.ClientSource == handler.SourceInvitation {
@@ -167,15 +182,15 @@ func runWith(ctx context.Context, args []string, getenv func(string) string, std
 			return err
 		}
 	}
-	fn, err := app.Build(ctx, cfg, log)
+	fn, err := sessionfn.Build(ctx, cfg, log, requests)
 	if err != nil {
-		app.LogStartError(log, err)
+		startup.LogError(log, err)
 		return err
 	}
 
 	// The webhook function's own code, with a publisher that logs what it
 	// would send to the alert topic.
-	hooks := webhookapp.Build(ctx, webhook.Config{WebhookSecret: webhookSecret, FunctionName: "local-webhook"}, logPublisher{log}, log)
+	hooks := webhookfn.Build(ctx, webhookfn.Config{WebhookSecret: webhookSecret, FunctionName: "local-webhook"}, logPublisher{log}, log, requests)
 	api := http.NewServeMux()
 	api.Handle("/sessions", localhttp.Server{Lambda: fn, Timeout: invocationTimeout})
 	api.Handle("/webhooks", localhttp.Server{Lambda: hooks, Timeout: webhookTimeout})
@@ -317,7 +332,7 @@ func printInvitation(w io.Writer, sim *simulator.Simulator, key, siteURL string,
 	if sim != nil {
 		clientID = sim.AddClient(simulator.Client{Type: "person", Email: "invited@example.com", PersonDetails: map[string]string{"firstName": "Invited", "lastName": "Person"}}).ID
 	}
-	token, err := handler.MintInvitation([]byte(key), handler.Invitation{ClientID: clientID, WorkflowTemplateID: demoTemplate, ExpiresAt: now.Add(invitationTTL)}, now)
+	token, err := invitation.Mint([]byte(key), invitation.Claims{ClientID: clientID, WorkflowTemplateID: demoTemplate, ExpiresAt: now.Add(invitationTTL)}, now)
 	if err != nil {
 		return fmt.Errorf("make the invitation: %w", err)
 	}

@@ -19,6 +19,9 @@ import (
 
 var urlPattern = regexp.MustCompile(`http://127\.0\.0\.1:\d+`)
 
+// requestLine is the dev server's terminal line for a sign-up.
+var requestLine = regexp.MustCompile(`^\d\d:\d\d:\d\d POST /sessions 200 [0-9.]+ms createdClientId=[0-9a-f]{24}$`)
+
 // TestProcess builds the dev server, starts it as a process, waits for its
 // first line, drives it with plain HTTP, and stops it with SIGINT while a
 // request is in flight: that request still gets its answer.
@@ -97,16 +100,15 @@ func TestProcess(t *testing.T) {
 	}
 	page.Body.Close()
 
-	// The second line names the client source; then one JSON log line
-	// per request, as on Lambda.
+	// The second line names the client source; then one short line per
+	// request, for a person at a terminal (-log json gives Lambda's lines).
 	if l := <-rest; l != "devserver: CLIENT_SOURCE=signup" {
 		t.Errorf("second line %q", l)
 	}
 	select {
 	case l := <-rest:
-		var m map[string]any
-		if json.Unmarshal([]byte(l), &m) != nil || m["msg"] != "request" || m["status"] != float64(200) || m["createdClientId"] == nil {
-			t.Errorf("log line %q", l)
+		if !requestLine.MatchString(l) {
+			t.Errorf("log line %q, want one like %q", l, "14:03:07 POST /sessions 200 11ms createdClientId=…")
 		}
 	case <-time.After(5 * time.Second):
 		t.Error("no log line for the request")

@@ -36,7 +36,7 @@ func TestBadConfigurationInvitesNoOne(t *testing.T) {
 	if strings.Contains(out.String(), "open http") {
 		t.Errorf("the dev server invited the developer to open the site before it stopped:\n%s", out.String())
 	}
-	if !strings.Contains(out.String(), `"variable":"ALLOWED_ORIGINS"`) {
+	if !strings.Contains(out.String(), `variable=ALLOWED_ORIGINS`) {
 		t.Errorf("the stop line does not name the variable:\n%s", out.String())
 	}
 }

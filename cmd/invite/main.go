@@ -18,8 +18,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/complycube-session/createsession/handler"
-	"github.com/complycube-session/createsession/internal/lambda/app"
+	"github.com/complycube-session/createsession/handler/invitation"
 	"github.com/complycube-session/createsession/internal/lambda/secret"
 )
 
@@ -29,6 +28,13 @@ func main() {
 		os.Exit(2)
 	}
 }
+
+// The variables it reads, as the functions name them; it does not link
+// their wiring (internal/lambda/startup) for two names.
+const (
+	envSecretID      = "COMPLYCUBE_SECRET_ID"
+	envInvitationKey = "INVITATION_KEY"
+)
 
 // secretReadTimeout bounds the read of the signing key from Secrets Manager.
 const secretReadTimeout = 10 * time.Second
@@ -57,7 +63,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if *client == "" {
 		return errors.New("-client is required")
 	}
-	if *ttl <= 0 || *ttl > handler.MaxInvitationLifetime {
+	if *ttl <= 0 || *ttl > invitation.MaxLifetime {
 		return fmt.Errorf("-ttl %v: must be above 0 and at most 720h (30 days)", *ttl)
 	}
 	var base *url.URL
@@ -73,7 +79,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	issued := now()
-	token, err := handler.MintInvitation(key, handler.Invitation{ClientID: *client, WorkflowTemplateID: *template, ExpiresAt: issued.Add(*ttl)}, issued)
+	token, err := invitation.Mint(key, invitation.Claims{ClientID: *client, WorkflowTemplateID: *template, ExpiresAt: issued.Add(*ttl)}, issued)
 	if err != nil {
 		return err
 	}
@@ -91,21 +97,21 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 // signingKey reads the invitation key: the secret's when
 // COMPLYCUBE_SECRET_ID is set, else INVITATION_KEY.
 func signingKey(ctx context.Context, getenv func(string) string) ([]byte, error) {
-	if id := strings.TrimSpace(getenv(handler.EnvSecretID)); id != "" {
+	if id := strings.TrimSpace(getenv(envSecretID)); id != "" {
 		ctx, cancel := context.WithTimeout(ctx, secretReadTimeout)
 		defer cancel()
-		cache := secret.NewCache(app.SecretsManagerFetcher(id), secret.WithFetchTimeout(secretReadTimeout))
+		cache := secret.NewCache(secret.NewSecretsManagerFetcher(id), secret.WithFetchTimeout(secretReadTimeout))
 		key, err := cache.InvitationKey(ctx)
 		if err != nil {
-			return nil, fmt.Errorf("the signing key from %s: %w", handler.EnvSecretID, err)
+			return nil, fmt.Errorf("the signing key from %s: %w", envSecretID, err)
 		}
 		return key, nil
 	}
-	if k := strings.TrimSpace(getenv(handler.EnvInvitationKey)); k != "" {
-		if len(k) < secret.MinInvitationKeyBytes {
-			return nil, fmt.Errorf("%s is shorter than %d bytes (make one with: openssl rand -base64 48)", handler.EnvInvitationKey, secret.MinInvitationKeyBytes)
+	if k := strings.TrimSpace(getenv(envInvitationKey)); k != "" {
+		if err := invitation.CheckKey([]byte(k)); err != nil {
+			return nil, fmt.Errorf("%s %w", envInvitationKey, err)
 		}
 		return []byte(k), nil
 	}
-	return nil, fmt.Errorf("no signing key: set %s (the secret with invitationKey) or %s", handler.EnvSecretID, handler.EnvInvitationKey)
+	return nil, fmt.Errorf("no signing key: set %s (the secret with invitationKey) or %s", envSecretID, envInvitationKey)
 }

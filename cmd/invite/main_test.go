@@ -14,8 +14,8 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
-	"github.com/complycube-session/createsession/handler"
-	"github.com/complycube-session/createsession/internal/lambda/app"
+	"github.com/complycube-session/createsession/handler/invitation"
+	"github.com/complycube-session/createsession/internal/lambda/sessionfn"
 	"github.com/complycube-session/createsession/internal/local/simulator"
 	"github.com/complycube-session/createsession/internal/testonly/fakesecretsmanager"
 	"github.com/complycube-session/createsession/internal/testonly/lambdaemu"
@@ -52,14 +52,14 @@ func function(t *testing.T, invitationKey string) func(token string) (int, strin
 	t.Cleanup(sm.Close)
 	sm.SetSecret(secretID, `{"apiKey":"`+simKey+`","invitationKey":"`+invitationKey+`"}`)
 	awsEnv(t, sm.URL())
-	cfg, err := handler.LoadConfig(envOf(map[string]string{
+	cfg, err := sessionfn.LoadConfig(envOf(map[string]string{
 		"COMPLYCUBE_SECRET_ID": secretID, "COMPLYCUBE_BASE_URL": simSrv.URL, "ALLOWED_ORIGINS": siteOrigin,
 		"CLIENT_SOURCE": "invitation", "WORKFLOW_TEMPLATE_IDS": "wt_default,wt_other",
 	}))
 	if err != nil {
 		t.Fatal(err)
 	}
-	fn, err := app.Build(context.Background(), cfg, slog.New(slog.NewJSONHandler(io.Discard, nil)))
+	fn, err := sessionfn.Build(context.Background(), cfg, slog.New(slog.NewJSONHandler(io.Discard, nil)), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,7 +102,7 @@ func TestFunctionAcceptsWhatInviteMints(t *testing.T) {
 	if status, body := call(fromSecret); status != 200 {
 		t.Errorf("token from the secret: %d %s", status, body)
 	}
-	inv, err := handler.VerifyInvitation(fromSecret, []byte(testKey), time.Now())
+	inv, err := invitation.Verify(fromSecret, []byte(testKey), time.Now())
 	if err != nil || inv.WorkflowTemplateID != "wt_other" || time.Until(inv.ExpiresAt) > time.Hour {
 		t.Errorf("claims %+v %v", inv, err)
 	}
@@ -131,7 +131,7 @@ func TestLink(t *testing.T) {
 	if err != nil || u.Host != "www.example.com" || u.Path != "/verify" || u.Query().Get("lang") != "en" {
 		t.Fatalf("link %q", out)
 	}
-	if _, err := handler.VerifyInvitation(u.Query().Get("invitation"), []byte(testKey), time.Now()); err != nil {
+	if _, err := invitation.Verify(u.Query().Get("invitation"), []byte(testKey), time.Now()); err != nil {
 		t.Errorf("the link's token: %v", err)
 	}
 }

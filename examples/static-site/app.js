@@ -58,18 +58,91 @@ function ready() {
   button.querySelector(".label").textContent = buttonLabel;
 }
 
-// showError puts the message beside its field when the answer names one
-// (param) that this page shows, and in the status line otherwise.
-function showError(message, param) {
+// The visitor's own words for the field an answer names (its param). The
+// function names the fields of a sign-up "client.email" and so on;
+// ComplyCube's own 400, which the function passes on as it is, names them
+// without "client.".
+const FIELD_MESSAGES = {
+  "client.email": "Please enter a valid e-mail address.",
+  "client.personDetails.firstName": "Please enter your first name.",
+  "client.personDetails.lastName": "Please enter your last name.",
+  "client.companyDetails.name": "Please enter the company's name.",
+  clientId: "Please enter a valid ComplyCube client ID.",
+};
+const PARAM_ALIASES = {
+  email: "client.email",
+  "personDetails.firstName": "client.personDetails.firstName",
+  "personDetails.lastName": "client.personDetails.lastName",
+  "companyDetails.name": "client.companyDetails.name",
+};
+
+// Messages that are not about one field the visitor can correct.
+const MESSAGES = {
+  invitation: "This invitation link is not valid. Please open the link from your invitation again, or ask for a new one.",
+  invitationUsedUp: "This invitation link has been used as many times as it allows. Please ask for a new one.",
+  botCheck: "We could not confirm that you are a person and not a program. Please reload the page and try again.",
+  botCheckMissing: "Please complete the check that you are a person, then try again.",
+  unavailable: "The verification service is not available right now. Please try again shortly.",
+  upstream: "The verification service is not answering right now. Please try again in a few minutes.",
+  ours: "Something went wrong on our side, and the verification could not start. Please try again later.",
+  network: "We could not reach the verification service. Please check your internet connection and try again.",
+};
+
+// retryIn says "1 minute", "5 minutes" or "3 hours" for a Retry-After
+// header (seconds or an HTTP date), or "" when there is none to read. A
+// browser lets a page read Retry-After from another origin only when the
+// answer lists it in Access-Control-Expose-Headers.
+function retryIn(header) {
+  if (!header) return "";
+  const seconds = /^\d+$/.test(header.trim()) ? Number(header) : (Date.parse(header) - Date.now()) / 1000;
+  if (!Number.isFinite(seconds)) return "";
+  const minutes = Math.max(1, Math.ceil(seconds / 60));
+  if (minutes < 120) return minutes === 1 ? "1 minute" : minutes + " minutes";
+  return Math.ceil(minutes / 60) + " hours";
+}
+
+// visitorMessage turns an error answer into words for the visitor; the
+// answer itself goes to the developer console.
+function visitorMessage(status, data, retryAfter) {
+  const type = data && data.type;
+  if (status === 429) {
+    const wait = retryIn(retryAfter);
+    return wait
+      ? "Too many attempts. Please try again in " + wait + "."
+      : "Too many attempts. Please wait a few minutes, then try again.";
+  }
+  if (type === "bot_check_failed") return MESSAGES.botCheck;
+  if (status === 410 || type === "invitation_used_up") return MESSAGES.invitationUsedUp;
+  if (status === 503) return MESSAGES.unavailable;
+  if (status === 502 || status === 504) return MESSAGES.upstream;
+  if (status === 400 && data && data.param === "invitation") return MESSAGES.invitation;
+  if (status === 400 && data && data.param === "turnstileToken") return MESSAGES.botCheckMissing;
+  // Anything else (a field of this page's own making such as successUrl or
+  // workflowTemplateId, an unknown client or template, a 500) is not the
+  // visitor's to correct.
+  return MESSAGES.ours;
+}
+
+// showError puts the visitor's words beside the field the answer names
+// (param), when this page shows that field, and in the status line
+// otherwise. The answer as it came goes to the console, for developers.
+function showError(status, data, retryAfter) {
   ready();
+  console.warn("Verification endpoint answered " + status + ":", data ? JSON.stringify(data) : "(no JSON body)");
+  const param = data && typeof data.param === "string" ? PARAM_ALIASES[data.param] || data.param : "";
   const input = param && document.querySelector('[data-param="' + CSS.escape(param) + '"]');
   const slot = param && document.querySelector('[data-error-for="' + CSS.escape(param) + '"]');
-  if (input && slot && input.offsetParent !== null) {
-    slot.textContent = message;
+  if (status === 400 && FIELD_MESSAGES[param] && input && slot && input.offsetParent !== null) {
+    slot.textContent = FIELD_MESSAGES[param];
     input.setAttribute("aria-invalid", "true");
     input.focus();
     return;
   }
+  showStatus(visitorMessage(status, data, retryAfter));
+}
+
+function showStatus(message) {
+  ready();
   status.textContent = message;
   status.className = "status error";
   status.focus();
@@ -114,10 +187,11 @@ form.addEventListener("submit", async (event) => {
   } catch (err) {
     // fetch rejects without a status when the browser blocks the answer
     // (CORS) or cannot reach the endpoint at all.
-    showError(
-      "The browser could not reach the verification service, or blocked its answer (CORS). " +
+    console.warn(
+      "The browser could not reach " + ENDPOINT + ", or blocked its answer (CORS): " + err + ". " +
       "Check that this site's origin (" + location.origin + ") is in the endpoint's ALLOWED_ORIGINS."
     );
+    showStatus(MESSAGES.network);
     return;
   }
 
@@ -133,8 +207,5 @@ form.addEventListener("submit", async (event) => {
     location.assign(data.redirectUrl);
     return;
   }
-  const message = data && typeof data.message === "string"
-    ? data.message
-    : "The verification service answered with status " + response.status + ".";
-  showError(message, data && typeof data.param === "string" ? data.param : "");
+  showError(response.status, data, response.headers.get("Retry-After"));
 });

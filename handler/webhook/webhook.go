@@ -5,8 +5,9 @@
 // body, keyed with the secret's webhookSecret, compared in constant time)
 // before it parses anything; a verified event becomes one short message of
 // IDs, type, status and outcome (never names, addresses, dates of birth or
-// document data) published through a Publisher port. Like handler, it knows
-// nothing of API Gateway, SNS or Secrets Manager.
+// document data) published through a Publisher port. It knows nothing of
+// API Gateway, SNS, Secrets Manager or environment variables, and shares
+// only handler/api with the create-session core.
 package webhook
 
 import (
@@ -27,7 +28,7 @@ import (
 
 	"github.com/go-json-experiment/json/jsontext"
 
-	"github.com/complycube-session/createsession/handler"
+	"github.com/complycube-session/createsession/handler/api"
 )
 
 // MaxBodyBytes is the largest webhook body taken; ComplyCube's events are
@@ -60,11 +61,10 @@ type Publisher interface {
 
 // Receiver answers webhook requests.
 type Receiver struct {
-	secrets      SecretSource
-	publisher    Publisher
-	log          *slog.Logger
-	now          func() time.Time
-	functionName string // the metrics' Function dimension
+	secrets   SecretSource
+	publisher Publisher
+	log       api.RequestLog
+	now       func() time.Time
 
 	mu       sync.Mutex
 	seen     map[string]bool // published, or being published
@@ -72,13 +72,9 @@ type Receiver struct {
 	served   bool
 }
 
-// New returns a Receiver; functionName is the metrics' Function dimension
-// (Lambda's AWS_LAMBDA_FUNCTION_NAME).
-func New(secrets SecretSource, publisher Publisher, log *slog.Logger, functionName string) *Receiver {
-	if functionName == "" {
-		functionName = "local"
-	}
-	return &Receiver{secrets: secrets, publisher: publisher, log: log, now: time.Now, seen: map[string]bool{}, functionName: functionName}
+// New returns a Receiver; log receives one record per request.
+func New(secrets SecretSource, publisher Publisher, log api.RequestLog) *Receiver {
+	return &Receiver{secrets: secrets, publisher: publisher, log: log, now: time.Now, seen: map[string]bool{}}
 }
 
 // Event is the part of a ComplyCube event the operator is told.
@@ -94,7 +90,7 @@ type Event struct {
 }
 
 // Serve answers one webhook request. It never panics.
-func (rc *Receiver) Serve(ctx context.Context, req handler.Request) (resp handler.Response) {
+func (rc *Receiver) Serve(ctx context.Context, req api.Request) (resp api.Response) {
 	start := rc.now()
 	rc.mu.Lock()
 	first := !rc.served
@@ -103,7 +99,7 @@ func (rc *Receiver) Serve(ctx context.Context, req handler.Request) (resp handle
 	var o outcome
 	defer func() {
 		if p := recover(); p != nil {
-			o = failure(http.StatusInternalServerError, handler.TypeInternalError, "The webhook could not be handled.", errors.New("panic"))
+			o = failure(http.StatusInternalServerError, api.TypeInternalError, "The webhook could not be handled.", errors.New("panic"))
 		}
 		resp = o.resp
 		rc.logRequest(req, o, first, start)
@@ -113,7 +109,7 @@ func (rc *Receiver) Serve(ctx context.Context, req handler.Request) (resp handle
 }
 
 type outcome struct {
-	resp      handler.Response
+	resp      api.Response
 	errType   string
 	cause     error
 	eventID   string
@@ -122,21 +118,21 @@ type outcome struct {
 	published bool
 }
 
-func (rc *Receiver) serve(ctx context.Context, req handler.Request) outcome {
+func (rc *Receiver) serve(ctx context.Context, req api.Request) outcome {
 	if req.Method != http.MethodPost {
-		o := failure(http.StatusMethodNotAllowed, handler.TypeMethodNotAllowed, "Only POST is allowed.", nil)
+		o := failure(http.StatusMethodNotAllowed, api.TypeMethodNotAllowed, "Only POST is allowed.", nil)
 		o.resp.Header.Set("Allow", "POST")
 		return o
 	}
 	if len(req.Body) > MaxBodyBytes {
-		return failure(http.StatusRequestEntityTooLarge, handler.TypeRequestTooLarge, "The body is larger than 256 KiB.", nil)
+		return failure(http.StatusRequestEntityTooLarge, api.TypeRequestTooLarge, "The body is larger than 256 KiB.", nil)
 	}
 	if req.BadEncoding {
 		return failure(http.StatusUnauthorized, typeInvalidSignature, "The signature does not match the body.", errors.New("the body is marked base64 but is not valid base64"))
 	}
 	if dl, ok := ctx.Deadline(); ok {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithDeadline(ctx, dl.Add(-handler.DeadlineMargin))
+		ctx, cancel = context.WithDeadline(ctx, dl.Add(-api.DeadlineMargin))
 		defer cancel()
 	}
 	if o, ok := rc.verify(ctx, req); !ok {
@@ -144,7 +140,7 @@ func (rc *Receiver) serve(ctx context.Context, req handler.Request) outcome {
 	}
 	ev, err := parseEvent(req.Body)
 	if err != nil {
-		return failure(http.StatusBadRequest, handler.TypeInvalidRequest, "The body must be one JSON object with a string id and type.", err)
+		return failure(http.StatusBadRequest, api.TypeInvalidRequest, "The body must be one JSON object with a string id and type.", err)
 	}
 	o := outcome{eventID: ev.ID, eventType: ev.Type}
 	if !rc.claim(ev.ID) {
@@ -157,7 +153,7 @@ func (rc *Receiver) serve(ctx context.Context, req handler.Request) outcome {
 	defer cancel()
 	if err := rc.publisher.Publish(pctx, subject(ev), message(ev)); err != nil {
 		rc.release(ev.ID) // so that ComplyCube's next delivery is published
-		f := failure(http.StatusBadGateway, handler.TypeUpstreamError, "The event could not be passed on; send it again.", err)
+		f := failure(http.StatusBadGateway, api.TypeUpstreamError, "The event could not be passed on; send it again.", err)
 		f.eventID, f.eventType = ev.ID, ev.Type
 		return f
 	}
@@ -171,14 +167,14 @@ const typeInvalidSignature = "invalid_signature"
 // verify checks the signature over the exact bytes received. When it does
 // not match, the secret is read again (at most once a second, by the
 // secret's rule) and the signature checked with a rotated one.
-func (rc *Receiver) verify(ctx context.Context, req handler.Request) (outcome, bool) {
+func (rc *Receiver) verify(ctx context.Context, req api.Request) (outcome, bool) {
 	got := req.Header.Values(SignatureHeader)
 	if len(got) != 1 || got[0] == "" {
 		return failure(http.StatusUnauthorized, typeInvalidSignature, "The signature does not match the body.", errors.New("no single "+SignatureHeader+" header")), false
 	}
 	secret, err := rc.secrets.WebhookSecret(ctx)
 	if err != nil {
-		o := failure(http.StatusServiceUnavailable, handler.TypeServiceUnavailable, "The service is not available right now.", err)
+		o := failure(http.StatusServiceUnavailable, api.TypeServiceUnavailable, "The service is not available right now.", err)
 		o.resp.Header.Set("Retry-After", "2")
 		return o, false
 	}
@@ -195,9 +191,7 @@ func (rc *Receiver) verify(ctx context.Context, req handler.Request) (outcome, b
 // body under secret, in constant time. Upper-case hex, a prefix, a doubled
 // signature or one over other bytes do not match.
 func signatureMatches(sig, secret string, body []byte) bool {
-	mac := hmac.New(sha256.New, []byte(secret))
-	mac.Write(body)
-	want := hex.EncodeToString(mac.Sum(nil))
+	want := Sign(secret, body)
 	return subtle.ConstantTimeCompare([]byte(sig), []byte(want)) == 1
 }
 
@@ -358,27 +352,26 @@ func sortedKeys(m map[string]string) []string {
 	return keys
 }
 
-func ok() handler.Response {
+func ok() api.Response {
 	h := http.Header{"Cache-Control": {"no-store"}, "Content-Type": {"application/json"}}
-	return handler.Response{Status: http.StatusOK, Header: h, Body: []byte(`{"received":true}`)}
+	return api.Response{Status: http.StatusOK, Header: h, Body: []byte(`{"received":true}`)}
 }
 
 func failure(status int, typ, message string, cause error) outcome {
-	return outcome{resp: handler.ErrorResponse(status, handler.Error{Type: typ, Message: message}), errType: typ, cause: cause}
+	return outcome{resp: api.ErrorResponse(status, api.Error{Type: typ, Message: message}), errType: typ, cause: cause}
 }
 
-func (rc *Receiver) logRequest(req handler.Request, o outcome, first bool, start time.Time) {
-	attrs := handler.RequestLogAttrs(req, o.resp.Status, rc.now().Sub(start), first)
+func (rc *Receiver) logRequest(req api.Request, o outcome, first bool, start time.Time) {
+	rec := api.Record{Message: "webhook", Request: req, Status: o.resp.Status, Took: rc.now().Sub(start), ColdStart: first, ErrType: o.errType, Cause: o.cause}
 	if o.eventID != "" {
-		attrs = append(attrs, slog.String("eventId", o.eventID), slog.String("eventType", o.eventType))
+		rec.Attrs = append(rec.Attrs, slog.String("eventId", o.eventID), slog.String("eventType", o.eventType))
 	}
 	if o.duplicate {
-		attrs = append(attrs, slog.Bool("duplicate", true))
+		rec.Attrs = append(rec.Attrs, slog.Bool("duplicate", true))
 	}
 	if o.published {
-		attrs = append(attrs, slog.Bool("published", true))
+		rec.Attrs = append(rec.Attrs, slog.Bool("published", true))
 	}
-	attrs, level := handler.ErrorLogAttrs(attrs, o.resp.Status, o.errType, o.cause)
-	attrs = append(attrs, rc.metricAttrs(o, first)...)
-	rc.log.LogAttrs(context.Background(), level, "webhook", attrs...)
+	rec.Metrics = metrics(o, first)
+	rc.log.Write(&rec)
 }

@@ -17,7 +17,7 @@ import (
 
 	"github.com/complycube-session/createsession/handler/webhook"
 	"github.com/complycube-session/createsession/internal/lambda/apigateway"
-	"github.com/complycube-session/createsession/internal/lambda/webhookapp"
+	"github.com/complycube-session/createsession/internal/lambda/webhookfn"
 	"github.com/complycube-session/createsession/internal/testonly/emfcheck"
 	"github.com/complycube-session/createsession/internal/testonly/fakesecretsmanager"
 	"github.com/complycube-session/createsession/internal/testonly/fakesns"
@@ -84,7 +84,7 @@ func newFixture(t *testing.T, secret string) *fixture {
 	lambdaemu.SetAWSEnv(t, f.sm.URL(), "AWS_ENDPOINT_URL_SNS="+f.sns.URL())
 	env := map[string]string{"COMPLYCUBE_SECRET_ID": secretID, "ALERT_TOPIC_ARN": topic, "AWS_LAMBDA_FUNCTION_NAME": "stack-webhook"}
 	log := slog.New(slog.NewJSONHandler(io.MultiWriter(f.logs, everything), nil))
-	fn, err := webhookapp.FromEnv(context.Background(), func(k string) string { return env[k] }, log)
+	fn, err := webhookfn.FromEnv(context.Background(), func(k string) string { return env[k] }, log)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,13 +12,13 @@ import (
 	"github.com/aws/aws-lambda-go/lambdacontext"
 	jsonv2 "github.com/go-json-experiment/json"
 
-	"github.com/complycube-session/createsession/handler"
+	"github.com/complycube-session/createsession/handler/api"
 )
 
 // Server is what the adapter feeds: a core that answers one Request.
-// handler.Handler implements it.
+// handler.SessionStarter, webhook.Receiver and status.Reader implement it.
 type Server interface {
-	Serve(ctx context.Context, req handler.Request) handler.Response
+	Serve(ctx context.Context, req api.Request) api.Response
 }
 
 // Lambda adapts a Server to the Lambda runtime. It accepts API Gateway HTTP
@@ -31,9 +31,12 @@ type Lambda struct {
 	// Log receives the line for an answer that cannot be encoded.
 	Log *slog.Logger
 	// MaxBody is the largest body the Server accepts; a base64 body is
-	// decoded only a little past it. Default handler.MaxBodyBytes.
+	// decoded only a little past it. Default DefaultMaxBody.
 	MaxBody int
 }
+
+// DefaultMaxBody is the browser-facing functions' body limit (16 KiB).
+const DefaultMaxBody = 16 << 10
 
 // apiEvent holds the fields the function reads of either event format, so
 // that a payload is decoded once, into a small struct, whatever its format.
@@ -49,8 +52,13 @@ type apiEvent struct {
 	RawPath        string `json:"rawPath"`
 	RequestContext struct {
 		HTTP struct {
-			Method string `json:"method"`
+			Method   string `json:"method"`
+			SourceIP string `json:"sourceIp"`
 		} `json:"http"`
+		// Payload format 1.0.
+		Identity struct {
+			SourceIP string `json:"sourceIp"`
+		} `json:"identity"`
 	} `json:"requestContext"`
 	// Payload format 1.0.
 	HTTPMethod        string              `json:"httpMethod"`
@@ -72,7 +80,7 @@ type apiResponse struct {
 func (l Lambda) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 	maxBody := l.MaxBody
 	if maxBody <= 0 {
-		maxBody = handler.MaxBodyBytes
+		maxBody = DefaultMaxBody
 	}
 	req := decodeEvent(payload, maxBody)
 	if lc, ok := lambdacontext.FromContext(ctx); ok {
@@ -97,20 +105,20 @@ var unencodableResponse = []byte(`{"statusCode":500,"headers":{"Cache-Control":"
 const notAnEvent = "(not an API Gateway event)"
 
 // decodeEvent converts an HTTP API (2.0) or REST API (1.0) event.
-func decodeEvent(payload []byte, maxBody int) handler.Request {
+func decodeEvent(payload []byte, maxBody int) api.Request {
 	var ev apiEvent
 	if jsonv2.Unmarshal(payload, &ev) != nil {
-		return handler.Request{Path: notAnEvent, Header: http.Header{}}
+		return api.Request{Path: notAnEvent, Header: http.Header{}}
 	}
 	h := make(http.Header, len(ev.Headers)+len(ev.MultiValueHeaders))
-	var method, path string
+	var method, path, sourceIP string
 	switch {
 	case ev.Version == "2.0" && ev.RequestContext.HTTP.Method != "":
 		// HTTP API joins repeated headers with commas already.
 		for k, v := range ev.Headers {
 			h.Add(k, v)
 		}
-		method, path = ev.RequestContext.HTTP.Method, ev.RawPath
+		method, path, sourceIP = ev.RequestContext.HTTP.Method, ev.RawPath, ev.RequestContext.HTTP.SourceIP
 	case ev.Version != "2.0" && ev.HTTPMethod != "":
 		for k, vs := range ev.MultiValueHeaders {
 			for _, v := range vs {
@@ -122,12 +130,14 @@ func decodeEvent(payload []byte, maxBody int) handler.Request {
 				h.Add(k, v)
 			}
 		}
-		method, path = ev.HTTPMethod, ev.Path
+		method, path, sourceIP = ev.HTTPMethod, ev.Path, ev.RequestContext.Identity.SourceIP
 	default:
-		return handler.Request{Path: notAnEvent, Header: h}
+		return api.Request{Path: notAnEvent, Header: h}
 	}
 	body, bad := decodeBody(ev.Body, ev.IsBase64Encoded, maxBody)
-	return handler.Request{Method: strings.ToUpper(method), Header: h, Body: body, BadEncoding: bad, Path: path}
+	// The source address is the one API Gateway saw, never a header such
+	// as X-Forwarded-For that a caller can write.
+	return api.Request{Method: strings.ToUpper(method), Header: h, Body: body, BadEncoding: bad, Path: path, SourceIP: sourceIP}
 }
 
 // decodeBody undoes base64 when the event says so; bad reports text that is

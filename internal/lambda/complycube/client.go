@@ -67,7 +67,7 @@ type Client struct {
 
 // Config configures a Client.
 type Config struct {
-	BaseURL string        // default handler.DefaultBaseURL
+	BaseURL string        // default DefaultBaseURL
 	Timeout time.Duration // per attempt; default 5s
 	// RootCAs, when set, replaces the system's roots (tests trust a test CA
 	// with it).
@@ -78,9 +78,9 @@ type Config struct {
 func New(cfg Config) (*Client, error) {
 	base := cfg.BaseURL
 	if base == "" {
-		base = handler.DefaultBaseURL
+		base = DefaultBaseURL
 	}
-	if err := handler.CheckBaseURL(base); err != nil {
+	if err := CheckBaseURL(base); err != nil {
 		return nil, err
 	}
 	u, _ := url.Parse(base)

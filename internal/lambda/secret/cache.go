@@ -17,6 +17,8 @@ import (
 	"fmt"
 	"sync"
 	"time"
+
+	"github.com/complycube-session/createsession/handler/invitation"
 )
 
 // Secret is what the function keeps in its one secret.
@@ -37,10 +39,6 @@ type Fetcher interface {
 // ErrUnchanged is returned by Refresh when the value read again is the one
 // that was rejected, or when the secret may not be read again yet.
 var ErrUnchanged = errors.New("secret value unchanged")
-
-// MinInvitationKeyBytes is the shortest invitation key accepted: HS256's
-// own output size, as RFC 7518 asks.
-const MinInvitationKeyBytes = 32
 
 // ErrThrottled wraps the last read error when a read is refused because the
 // previous attempt was less than MinInterval ago.
@@ -148,8 +146,9 @@ func invitationKey(s Secret) (string, error) {
 	switch {
 	case s.InvitationKey == "":
 		return "", errors.New(`the secret holds no "invitationKey"`)
-	case len(s.InvitationKey) < MinInvitationKeyBytes:
-		return "", fmt.Errorf(`the secret's "invitationKey" is shorter than %d bytes`, MinInvitationKeyBytes)
+	}
+	if err := invitation.CheckKey([]byte(s.InvitationKey)); err != nil {
+		return "", fmt.Errorf(`the secret's "invitationKey" %w`, err)
 	}
 	return s.InvitationKey, nil
 }

@@ -110,10 +110,12 @@ func TestSessionAndHostedPage(t *testing.T) {
 	}
 	page, _ := io.ReadAll(res.Body)
 	res.Body.Close()
+	token := strings.TrimSuffix(strings.TrimPrefix(ok.RedirectURL, srv.URL+"/session/"), "?theme=dark")
 	for _, want := range []string{
 		`id="client-id">5eb04fcd0f3e360008035eb1<`,
-		`id="complete" href="/session/` + strings.TrimSuffix(strings.TrimPrefix(ok.RedirectURL, srv.URL+"/session/"), "?theme=dark") + `/complete"`,
-		`id="cancel" href="/session/` + strings.TrimSuffix(strings.TrimPrefix(ok.RedirectURL, srv.URL+"/session/"), "?theme=dark") + `/cancel"`,
+		// Complete and Cancel are buttons of POST forms, not links.
+		`<form method="post" action="/session/` + token + `/complete"><button class="button primary" id="complete" type="submit">`,
+		`<form method="post" action="/session/` + token + `/cancel"><button class="button secondary" id="cancel" type="submit">`,
 		`id="theme">dark<`,
 		`--bg:#0f141c`, // the dark palette
 		`help@shop.example`,
@@ -122,8 +124,17 @@ func TestSessionAndHostedPage(t *testing.T) {
 			t.Errorf("hosted page lacks %q", want)
 		}
 	}
-	if res.Header.Get("Cache-Control") != "no-store" || !strings.Contains(res.Header.Get("Content-Security-Policy"), "default-src 'none'") {
+	if strings.Contains(string(page), "href=\"/session/") {
+		t.Error("the hosted page still links to an action")
+	}
+	// The forms post to the page's origin, which redirects to successUrl
+	// or cancelUrl: form-action allows both, and nothing else.
+	if csp := res.Header.Get("Content-Security-Policy"); res.Header.Get("Cache-Control") != "no-store" || !strings.Contains(csp, "default-src 'none'") || !strings.Contains(csp, "form-action 'self' https://shop.example;") {
 		t.Errorf("hosted page headers %v", res.Header)
+	}
+	req, _ := http.NewRequest(http.MethodPost, ok.RedirectURL, nil)
+	if res, err := http.DefaultClient.Do(req); err != nil || res.StatusCode != 405 || res.Header.Get("Allow") != "GET, HEAD" {
+		t.Errorf("POST to the page itself: %v %v", res, err)
 	}
 
 	// shortUrl gives a shorter link; the light theme is the default.

@@ -18,8 +18,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
-	"github.com/complycube-session/createsession/handler"
-	"github.com/complycube-session/createsession/internal/lambda/app"
+	"github.com/complycube-session/createsession/internal/lambda/sessionfn"
 	"github.com/complycube-session/createsession/internal/local/simulator"
 )
 
@@ -155,7 +154,7 @@ func TestOfficialNodeSDK(t *testing.T) {
 	}
 
 	// The function's own calls, for the same person and session.
-	fn, err := app.Build(context.Background(), mustConfig(t, srv.URL), slog.New(slog.NewJSONHandler(io.Discard, nil)))
+	fn, err := sessionfn.Build(context.Background(), mustConfig(t, srv.URL), slog.New(slog.NewJSONHandler(io.Discard, nil)), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -184,9 +183,9 @@ func TestOfficialNodeSDK(t *testing.T) {
 	}
 }
 
-func mustConfig(t *testing.T, baseURL string) handler.Config {
+func mustConfig(t *testing.T, baseURL string) sessionfn.Config {
 	t.Helper()
-	cfg, err := handler.LoadConfig(func(k string) string {
+	cfg, err := sessionfn.LoadConfig(func(k string) string {
 		return map[string]string{"COMPLYCUBE_API_KEY": apiKey, "COMPLYCUBE_BASE_URL": baseURL, "CLIENT_SOURCE": "signup"}[k]
 	})
 	if err != nil {

@@ -10,20 +10,22 @@ import (
 	"strings"
 	"time"
 
-	"github.com/complycube-session/createsession/handler"
+	"github.com/complycube-session/createsession/handler/api"
+	"github.com/complycube-session/createsession/internal/lambda/sessionfn"
+	"github.com/complycube-session/createsession/internal/lambda/startup"
 	"github.com/complycube-session/createsession/internal/testonly/lambdaemu"
 )
 
 // ContractVariables are the variables of the contract the function must get
 // from the template, and the parameter each comes from.
 var ContractVariables = map[string]string{
-	handler.EnvSecretID:               "ComplyCubeSecretArn",
-	handler.EnvBaseURL:                "ComplyCubeBaseUrl",
-	handler.EnvAllowedOrigins:         "AllowedOrigins",
-	handler.EnvAllowedRedirectOrigins: "AllowedRedirectOrigins",
-	handler.EnvWorkflowTemplateIDs:    "WorkflowTemplateIds",
-	handler.EnvUpstreamTimeout:        "UpstreamTimeout",
-	handler.EnvClientSource:           "ClientSource",
+	startup.EnvSecretID:                 "ComplyCubeSecretArn",
+	sessionfn.EnvBaseURL:                "ComplyCubeBaseUrl",
+	sessionfn.EnvAllowedOrigins:         "AllowedOrigins",
+	sessionfn.EnvAllowedRedirectOrigins: "AllowedRedirectOrigins",
+	sessionfn.EnvWorkflowTemplateIDs:    "WorkflowTemplateIds",
+	sessionfn.EnvUpstreamTimeout:        "UpstreamTimeout",
+	sessionfn.EnvClientSource:           "ClientSource",
 }
 
 // API Gateway gives up on an integration after this long.
@@ -71,7 +73,7 @@ func Facts(s *Stack, root string) []error {
 		fail("no Timeout")
 	} else {
 		timeout := time.Duration(secs) * time.Second
-		need := 3*time.Second + 2*upstream + handler.DeadlineMargin
+		need := 3*time.Second + 2*upstream + api.DeadlineMargin
 		if timeout >= apiGatewayLimit {
 			fail("Timeout %v is not under API Gateway's %v", timeout, apiGatewayLimit)
 		}
@@ -96,7 +98,7 @@ func Facts(s *Stack, root string) []error {
 			fail("%s is %q, want parameter %s (%q)", v, got, pn, param(pn))
 		}
 	}
-	if _, err := handler.LoadConfig(func(k string) string { return env[k] }); err != nil {
+	if _, err := sessionfn.LoadConfig(func(k string) string { return env[k] }); err != nil {
 		fail("the function would refuse this configuration: %v", err)
 	}
 	errs = append(errs, checkCertEnv(FunctionID, vars)...)

@@ -1,11 +1,11 @@
-package webhook
+package webhookfn
 
 import (
 	"fmt"
 	"regexp"
 	"strings"
 
-	"github.com/complycube-session/createsession/handler"
+	"github.com/complycube-session/createsession/internal/lambda/startup"
 )
 
 // EnvTopicARN names the SNS topic the webhook function publishes to.
@@ -26,21 +26,21 @@ var topicARN = regexp.MustCompile(`^arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:[A-Z
 // local is set (the dev server logs instead of publishing).
 func LoadConfig(getenv func(string) string, local bool) (Config, error) {
 	c := Config{
-		SecretID:      strings.TrimSpace(getenv(handler.EnvSecretID)),
-		WebhookSecret: strings.TrimSpace(getenv(handler.EnvWebhookSecret)),
+		SecretID:      strings.TrimSpace(getenv(startup.EnvSecretID)),
+		WebhookSecret: strings.TrimSpace(getenv(startup.EnvWebhookSecret)),
 		TopicARN:      strings.TrimSpace(getenv(EnvTopicARN)),
-		FunctionName:  strings.TrimSpace(getenv(handler.EnvFunctionName)),
+		FunctionName:  strings.TrimSpace(getenv(startup.EnvFunctionName)),
 	}
 	if c.SecretID != "" {
 		c.WebhookSecret = "" // the secret holds it
 	} else if c.WebhookSecret == "" {
-		return Config{}, &handler.ConfigError{Variable: handler.EnvSecretID, Err: fmt.Errorf("is required (or %s for local runs)", handler.EnvWebhookSecret)}
+		return Config{}, &startup.ConfigError{Variable: startup.EnvSecretID, Err: fmt.Errorf("is required (or %s for local runs)", startup.EnvWebhookSecret)}
 	}
 	switch {
 	case c.TopicARN == "" && !local:
-		return Config{}, &handler.ConfigError{Variable: EnvTopicARN, Err: fmt.Errorf("is required")}
+		return Config{}, &startup.ConfigError{Variable: EnvTopicARN, Err: fmt.Errorf("is required")}
 	case c.TopicARN != "" && !topicARN.MatchString(c.TopicARN):
-		return Config{}, &handler.ConfigError{Variable: EnvTopicARN, Err: fmt.Errorf("%q is not an SNS topic ARN", c.TopicARN)}
+		return Config{}, &startup.ConfigError{Variable: EnvTopicARN, Err: fmt.Errorf("%q is not an SNS topic ARN", c.TopicARN)}
 	}
 	return c, nil
 }

@@ -1,46 +1,53 @@
-// Package webhookapp wires the webhook function from its configuration:
-// the secret, the SNS topic and the receiver. It stands apart from app so
-// that the create-session bootstrap links neither the webhook core nor the
-// SNS client.
-package webhookapp
+// Package webhookfn is the webhook function's wiring: it reads the
+// configuration from the environment and builds the receiver from the core
+// (handler/webhook) and its adapters (the secret, the SNS topic, the log
+// line). It stands apart from sessionfn so that the create-session
+// bootstrap links neither the webhook core nor the SNS client.
+package webhookfn
 
 import (
 	"context"
 	"log/slog"
 
+	"github.com/complycube-session/createsession/handler/api"
 	"github.com/complycube-session/createsession/handler/webhook"
 	"github.com/complycube-session/createsession/internal/lambda/apigateway"
-	"github.com/complycube-session/createsession/internal/lambda/app"
+	"github.com/complycube-session/createsession/internal/lambda/emf"
 	"github.com/complycube-session/createsession/internal/lambda/secret"
 	"github.com/complycube-session/createsession/internal/lambda/snstopic"
+	"github.com/complycube-session/createsession/internal/lambda/startup"
 )
 
 // Build reads the secret once (a failure is logged, not fatal: the
 // function answers 503 and reads again) and returns the webhook function
 // as the Lambda runtime calls it, publishing through publisher (the SNS
-// topic on Lambda, a log line in the dev server).
-func Build(ctx context.Context, cfg webhook.Config, publisher webhook.Publisher, log *slog.Logger) apigateway.Lambda {
+// topic on Lambda, a log line in the dev server). requests, when nil, are
+// written to log as JSON lines with embedded metrics.
+func Build(ctx context.Context, cfg Config, publisher webhook.Publisher, log *slog.Logger, requests api.RequestLog) apigateway.Lambda {
 	var fetcher secret.Fetcher = secret.Static{WebhookSecret: cfg.WebhookSecret}
 	if cfg.SecretID != "" {
-		fetcher = app.SecretsManagerFetcher(cfg.SecretID)
+		fetcher = secret.NewSecretsManagerFetcher(cfg.SecretID)
 	}
-	secrets := secret.NewCache(fetcher, secret.WithFetchTimeout(app.InitKeyTimeout))
+	secrets := secret.NewCache(fetcher, secret.WithFetchTimeout(startup.InitSecretTimeout))
 	if err := secrets.Load(ctx); err != nil {
 		log.Error("the webhook secret could not be read at start; answering 503 until a later read succeeds", slog.String("cause", err.Error()))
 	}
-	return apigateway.Lambda{Handler: webhook.New(secrets, publisher, log, cfg.FunctionName), Log: log, MaxBody: webhook.MaxBodyBytes}
+	if requests == nil {
+		requests = emf.New(log, cfg.FunctionName)
+	}
+	return apigateway.Lambda{Handler: webhook.New(secrets, publisher, requests), Log: log, MaxBody: webhook.MaxBodyBytes}
 }
 
 // FromEnv reads the webhook function's configuration through getenv and
 // builds it, publishing to the configured SNS topic. A configuration error
 // is logged, naming its variable, and returned.
 func FromEnv(ctx context.Context, getenv func(string) string, log *slog.Logger) (apigateway.Lambda, error) {
-	cfg, err := webhook.LoadConfig(getenv, false)
+	cfg, err := LoadConfig(getenv, false)
 	if err != nil {
-		app.LogStartError(log, err)
+		startup.LogError(log, err)
 		return apigateway.Lambda{}, err
 	}
-	return Build(ctx, cfg, snstopic.New(cfg.TopicARN, nil), log), nil
+	return Build(ctx, cfg, snstopic.New(cfg.TopicARN, nil), log, nil), nil
 }
 
 // The adapters implement the webhook core's ports.

@@ -1,4 +1,9 @@
-package handler
+// Package invitation mints and checks invitations: JWTs (RFC 7519, compact
+// form) signed with HMAC-SHA256 by the secret's invitationKey, naming the
+// ComplyCube client to verify. Minting and checking live together so that
+// the claims one writes are the claims the other reads; the create-session
+// core checks, cmd/invite and the dev server mint.
+package invitation
 
 import (
 	"encoding/base64"
@@ -9,54 +14,68 @@ import (
 
 	"github.com/go-json-experiment/json/jsontext"
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/complycube-session/createsession/handler/api"
 )
 
-// Invitations are JWTs (RFC 7519, compact form) signed with HMAC-SHA256 by
-// the secret's invitationKey. They are verified with golang-jwt/jwt, whose
+// Tokens are verified with golang-jwt/jwt, whose
 // parser checks the algorithm against an allowlist before it looks up a
 // key or touches the signature; the checks it does not make (the token's
 // size, duplicate names, the lifetime bound, the audience only when
 // present, the claims' forms) are made here.
+// MinKeyBytes is the shortest invitationKey taken: HMAC-SHA256's own
+// output size, so that guessing the key is no easier than forging a MAC.
+const MinKeyBytes = 32
+
+// CheckKey reports whether key may sign invitations: the one place of the
+// rule, for the secret's invitationKey, INVITATION_KEY and cmd/invite.
+func CheckKey(key []byte) error {
+	if len(key) < MinKeyBytes {
+		return fmt.Errorf("is shorter than %d bytes (make one with: openssl rand -base64 48)", MinKeyBytes)
+	}
+	return nil
+}
+
 const (
-	// InvitationAudience is the only audience an invitation may name.
-	InvitationAudience = "complycube-createsession"
-	// MaxInvitationLength bounds a token before any decoding.
-	MaxInvitationLength = 2048
-	// MaxInvitationLifetime bounds exp after iat (and after now).
-	MaxInvitationLifetime = 30 * 24 * time.Hour
-	// InvitationClockSkew is allowed on exp, nbf and iat.
-	InvitationClockSkew = 30 * time.Second
+	// Audience is the only audience an invitation may name.
+	Audience = "complycube-createsession"
+	// MaxLength bounds a token before any decoding.
+	MaxLength = 2048
+	// MaxLifetime bounds exp after iat (and after now).
+	MaxLifetime = 30 * 24 * time.Hour
+	// ClockSkew is allowed on exp, nbf and iat.
+	ClockSkew = 30 * time.Second
 )
 
-// Invitation is what a valid token says.
-type Invitation struct {
+// Claims is what a valid token says.
+type Claims struct {
 	ClientID           string    // sub
 	WorkflowTemplateID string    // wft; "" when absent
 	ExpiresAt          time.Time // exp
 }
 
-// ErrInvalidInvitation is wrapped by every refusal; the caller answers the
+// ErrInvalid is wrapped by every refusal; the caller answers the
 // same for all of them.
-var ErrInvalidInvitation = errors.New("invalid invitation")
+var ErrInvalid = errors.New("invalid invitation")
 
-// ErrInvitationSignature is a refusal because the signature did not verify
+// ErrSignature is a refusal because the signature did not verify
 // with the key: the one refusal that a rotated key could change.
-var ErrInvitationSignature = fmt.Errorf("%w: signature does not verify", ErrInvalidInvitation)
+var ErrSignature = fmt.Errorf("%w: signature does not verify", ErrInvalid)
 
-// invitationClaims are the claims read from a token.
-type invitationClaims struct {
+// tokenClaims are the claims read from a token.
+type tokenClaims struct {
 	jwt.RegisteredClaims
 	WorkflowTemplateID *string `json:"wft,omitempty"`
 }
 
 var strictSegment = base64.RawURLEncoding.Strict()
 
-// VerifyInvitation checks token with key at the time now.
-func VerifyInvitation(token string, key []byte, now time.Time) (Invitation, error) {
-	refuse := func(reason string) (Invitation, error) {
-		return Invitation{}, fmt.Errorf("%w: %s", ErrInvalidInvitation, reason)
+// Verify checks token with key at the time now.
+func Verify(token string, key []byte, now time.Time) (Claims, error) {
+	refuse := func(reason string) (Claims, error) {
+		return Claims{}, fmt.Errorf("%w: %s", ErrInvalid, reason)
 	}
-	if len(token) > MaxInvitationLength {
+	if len(token) > MaxLength {
 		return refuse("longer than 2048 characters")
 	}
 	segments := strings.Split(token, ".")
@@ -75,37 +94,37 @@ func VerifyInvitation(token string, key []byte, now time.Time) (Invitation, erro
 			return refuse("a segment is not one JSON object without duplicate names")
 		}
 	}
-	var claims invitationClaims
+	var claims tokenClaims
 	_, err := jwt.ParseWithClaims(token, &claims, func(*jwt.Token) (any, error) { return key, nil },
 		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
 		jwt.WithStrictDecoding(),
 		jwt.WithExpirationRequired(),
 		jwt.WithIssuedAt(),
-		jwt.WithLeeway(InvitationClockSkew),
+		jwt.WithLeeway(ClockSkew),
 		jwt.WithTimeFunc(func() time.Time { return now }),
 	)
 	switch {
 	case errors.Is(err, jwt.ErrTokenSignatureInvalid):
-		return Invitation{}, ErrInvitationSignature
+		return Claims{}, ErrSignature
 	case err != nil:
 		return refuse(err.Error())
 	}
 	exp := claims.ExpiresAt.Time
-	if claims.IssuedAt != nil && exp.Sub(claims.IssuedAt.Time) > MaxInvitationLifetime {
+	if claims.IssuedAt != nil && exp.Sub(claims.IssuedAt.Time) > MaxLifetime {
 		return refuse("exp is more than 30 days after iat")
 	}
-	if exp.Sub(now) > MaxInvitationLifetime+InvitationClockSkew {
+	if exp.Sub(now) > MaxLifetime+ClockSkew {
 		return refuse("exp is more than 30 days away")
 	}
-	if claims.Audience != nil && (len(claims.Audience) != 1 || claims.Audience[0] != InvitationAudience) {
-		return refuse("aud is not " + InvitationAudience)
+	if claims.Audience != nil && (len(claims.Audience) != 1 || claims.Audience[0] != Audience) {
+		return refuse("aud is not " + Audience)
 	}
-	if !validID(claims.Subject) {
+	if !api.ValidID(claims.Subject) {
 		return refuse("sub is not a client ID")
 	}
-	inv := Invitation{ClientID: claims.Subject, ExpiresAt: exp}
+	inv := Claims{ClientID: claims.Subject, ExpiresAt: exp}
 	if claims.WorkflowTemplateID != nil {
-		if !validID(*claims.WorkflowTemplateID) {
+		if !api.ValidID(*claims.WorkflowTemplateID) {
 			return refuse("wft is not a workflow template ID")
 		}
 		inv.WorkflowTemplateID = *claims.WorkflowTemplateID
@@ -113,26 +132,26 @@ func VerifyInvitation(token string, key []byte, now time.Time) (Invitation, erro
 	return inv, nil
 }
 
-// MintInvitation signs an invitation for inv with key, issued at now and
+// Mint signs an invitation for inv with key, issued at now and
 // valid until inv.ExpiresAt, for cmd/invite and the dev server. Any JWT
 // library makes the same tokens: HS256, claims sub, iat, exp, aud and
 // (when set) wft.
-func MintInvitation(key []byte, inv Invitation, now time.Time) (string, error) {
-	if len(key) < 32 {
-		return "", errors.New("the invitation key must be at least 32 bytes")
+func Mint(key []byte, inv Claims, now time.Time) (string, error) {
+	if err := CheckKey(key); err != nil {
+		return "", fmt.Errorf("the invitation key %w", err)
 	}
-	if !validID(inv.ClientID) {
+	if !api.ValidID(inv.ClientID) {
 		return "", fmt.Errorf("client ID %q is not 1 to 128 letters, digits, '_' or '-'", inv.ClientID)
 	}
-	if inv.WorkflowTemplateID != "" && !validID(inv.WorkflowTemplateID) {
+	if inv.WorkflowTemplateID != "" && !api.ValidID(inv.WorkflowTemplateID) {
 		return "", fmt.Errorf("workflow template ID %q is not 1 to 128 letters, digits, '_' or '-'", inv.WorkflowTemplateID)
 	}
-	if d := inv.ExpiresAt.Sub(now); d <= 0 || d > MaxInvitationLifetime {
+	if d := inv.ExpiresAt.Sub(now); d <= 0 || d > MaxLifetime {
 		return "", fmt.Errorf("an invitation must expire after it is issued and within 30 days (asked: %v)", d.Round(time.Second))
 	}
-	claims := invitationClaims{RegisteredClaims: jwt.RegisteredClaims{
+	claims := tokenClaims{RegisteredClaims: jwt.RegisteredClaims{
 		Subject:   inv.ClientID,
-		Audience:  jwt.ClaimStrings{InvitationAudience},
+		Audience:  jwt.ClaimStrings{Audience},
 		IssuedAt:  jwt.NewNumericDate(now),
 		ExpiresAt: jwt.NewNumericDate(inv.ExpiresAt),
 	}}

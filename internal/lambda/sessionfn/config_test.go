@@ -1,4 +1,4 @@
-package handler_test
+package sessionfn_test
 
 import (
 	"errors"
@@ -7,10 +7,12 @@ import (
 	"time"
 
 	"github.com/complycube-session/createsession/handler"
+	"github.com/complycube-session/createsession/internal/lambda/sessionfn"
+	"github.com/complycube-session/createsession/internal/lambda/startup"
 )
 
 func TestConfigDefaults(t *testing.T) {
-	cfg, err := handler.LoadConfig(func(string) string { return "" })
+	cfg, err := sessionfn.LoadConfig(func(string) string { return "" })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -32,7 +34,7 @@ func TestConfigValues(t *testing.T) {
 		"UPSTREAM_TIMEOUT":         "1500ms",
 		"CLIENT_SOURCE":            "signup",
 	}
-	cfg, err := handler.LoadConfig(func(k string) string { return env[k] })
+	cfg, err := sessionfn.LoadConfig(func(k string) string { return env[k] })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,13 +74,13 @@ func TestConfigErrors(t *testing.T) {
 		{"COMPLYCUBE_BASE_URL", "ftp://api.complycube.com"},
 	}
 	for _, tc := range tests {
-		_, err := handler.LoadConfig(func(k string) string {
+		_, err := sessionfn.LoadConfig(func(k string) string {
 			if k == tc.variable {
 				return tc.value
 			}
 			return ""
 		})
-		var ce *handler.ConfigError
+		var ce *startup.ConfigError
 		if !errors.As(err, &ce) || ce.Variable != tc.variable {
 			t.Errorf("%s=%q: got %v, want an error naming %s", tc.variable, tc.value, err, tc.variable)
 		}
@@ -89,7 +91,7 @@ func TestConfigErrors(t *testing.T) {
 // at start, anything else a configuration error naming the variable.
 func TestClientSource(t *testing.T) {
 	for in, want := range map[string]handler.ClientSource{"": handler.SourceRequest, "request": handler.SourceRequest, "signup": handler.SourceSignup, " invitation ": handler.SourceInvitation} {
-		cfg, err := handler.LoadConfig(func(k string) string { return map[string]string{"CLIENT_SOURCE": in}[k] })
+		cfg, err := sessionfn.LoadConfig(func(k string) string { return map[string]string{"CLIENT_SOURCE": in}[k] })
 		if err != nil || cfg.ClientSource != want {
 			t.Errorf("CLIENT_SOURCE=%q: %v %v", in, cfg.ClientSource, err)
 		}
@@ -99,14 +101,14 @@ func TestClientSource(t *testing.T) {
 		}
 	}
 	for _, bad := range []string{"Signup", "client", "both"} {
-		_, err := handler.LoadConfig(func(k string) string { return map[string]string{"CLIENT_SOURCE": bad}[k] })
-		var ce *handler.ConfigError
+		_, err := sessionfn.LoadConfig(func(k string) string { return map[string]string{"CLIENT_SOURCE": bad}[k] })
+		var ce *startup.ConfigError
 		if !errors.As(err, &ce) || ce.Variable != "CLIENT_SOURCE" {
 			t.Errorf("CLIENT_SOURCE=%q: %v", bad, err)
 		}
 	}
-	_, err := handler.LoadConfig(func(k string) string { return map[string]string{"INVITATION_KEY": "short"}[k] })
-	var ce *handler.ConfigError
+	_, err := sessionfn.LoadConfig(func(k string) string { return map[string]string{"INVITATION_KEY": "short"}[k] })
+	var ce *startup.ConfigError
 	if !errors.As(err, &ce) || ce.Variable != "INVITATION_KEY" {
 		t.Errorf("a short INVITATION_KEY: %v", err)
 	}

@@ -1,4 +1,8 @@
-package handler
+// Package cors holds browser origins and the CORS rules the browser-facing
+// functions share (create-session and status): which origins may call,
+// what a preflight answers, and the headers every answer to an allowed
+// origin carries.
+package cors
 
 import (
 	"errors"
@@ -19,7 +23,7 @@ func ParseOrigin(s string) (Origin, error) {
 	if s == "" {
 		return "", errors.New("empty origin")
 	}
-	if strings.ContainsAny(s, "\\%@ \t\r\n") || !isPrintableASCII(s) {
+	if strings.ContainsAny(s, "\\%@ \t\r\n") || !IsPrintableASCII(s) {
 		return "", fmt.Errorf("origin %q has characters an origin cannot have", s)
 	}
 	scheme, rest, ok := strings.Cut(s, "://")
@@ -33,14 +37,14 @@ func ParseOrigin(s string) (Origin, error) {
 	if strings.ContainsAny(rest, "/?#") {
 		return "", fmt.Errorf("origin %q has a path, query or fragment", s)
 	}
-	host, port, err := splitHostPort(rest)
+	host, port, err := SplitHostPort(rest)
 	if err != nil {
 		return "", fmt.Errorf("origin %q: %w", s, err)
 	}
-	return makeOrigin(scheme, host, port), nil
+	return MakeOrigin(scheme, host, port), nil
 }
 
-func makeOrigin(scheme, host, port string) Origin {
+func MakeOrigin(scheme, host, port string) Origin {
 	if (scheme == "https" && port == "443") || (scheme == "http" && port == "80") {
 		port = ""
 	}
@@ -53,9 +57,9 @@ func makeOrigin(scheme, host, port string) Origin {
 	return Origin(scheme + "://" + host)
 }
 
-// splitHostPort validates an authority without user-info and returns its
+// SplitHostPort validates an authority without user-info and returns its
 // lower-case host (IPv6 without brackets) and port ("" when absent).
-func splitHostPort(authority string) (host, port string, err error) {
+func SplitHostPort(authority string) (host, port string, err error) {
 	if authority == "" {
 		return "", "", errors.New("no host")
 	}
@@ -98,17 +102,17 @@ func splitHostPort(authority string) (host, port string, err error) {
 	}
 	if !strings.HasPrefix(authority, "[") {
 		host = strings.ToLower(host)
-		if !validHostname(host) {
+		if !ValidHostname(host) {
 			return "", "", fmt.Errorf("bad host %q", host)
 		}
 	}
 	return host, port, nil
 }
 
-// validHostname accepts DNS names (letters, digits, '-', dots between
+// ValidHostname accepts DNS names (letters, digits, '-', dots between
 // labels, punycode for IDNs) and dotted IPv4. Anything a browser would
 // re-interpret (percent-escapes, Unicode, empty labels) is refused.
-func validHostname(h string) bool {
+func ValidHostname(h string) bool {
 	if h == "" || len(h) > 253 {
 		return false
 	}
@@ -149,7 +153,7 @@ func isDigits(s string) bool {
 	return s != ""
 }
 
-func isPrintableASCII(s string) bool {
+func IsPrintableASCII(s string) bool {
 	for i := 0; i < len(s); i++ {
 		if s[i] <= 0x20 || s[i] >= 0x7f {
 			return false
@@ -158,14 +162,14 @@ func isPrintableASCII(s string) bool {
 	return true
 }
 
-// OriginList is an allowlist of origins; AnyOrigin allows all.
-type OriginList struct {
+// List is an allowlist of origins; AnyOrigin allows all.
+type List struct {
 	AnyOrigin bool
 	Origins   []Origin
 }
 
 // Allows reports whether o is on the list.
-func (l OriginList) Allows(o Origin) bool {
+func (l List) Allows(o Origin) bool {
 	if l.AnyOrigin {
 		return true
 	}
@@ -178,10 +182,10 @@ func (l OriginList) Allows(o Origin) bool {
 }
 
 // Empty reports whether the list allows nothing.
-func (l OriginList) Empty() bool { return !l.AnyOrigin && len(l.Origins) == 0 }
+func (l List) Empty() bool { return !l.AnyOrigin && len(l.Origins) == 0 }
 
 // String renders the list as it would be configured.
-func (l OriginList) String() string {
+func (l List) String() string {
 	if l.AnyOrigin {
 		return "*"
 	}
@@ -192,24 +196,24 @@ func (l OriginList) String() string {
 	return strings.Join(s, ",")
 }
 
-// parseOriginList parses a comma-separated list; "*" alone allows any.
-func parseOriginList(v string) (OriginList, error) {
+// ParseList parses a comma-separated list; "*" alone allows any.
+func ParseList(v string) (List, error) {
 	v = strings.TrimSpace(v)
 	if v == "" {
-		return OriginList{}, nil
+		return List{}, nil
 	}
 	if v == "*" {
-		return OriginList{AnyOrigin: true}, nil
+		return List{AnyOrigin: true}, nil
 	}
-	var l OriginList
+	var l List
 	for _, part := range strings.Split(v, ",") {
 		part = strings.TrimSpace(part)
 		if part == "*" {
-			return OriginList{}, errors.New(`"*" must stand alone`)
+			return List{}, errors.New(`"*" must stand alone`)
 		}
 		o, err := ParseOrigin(part)
 		if err != nil {
-			return OriginList{}, err
+			return List{}, err
 		}
 		l.Origins = append(l.Origins, o)
 	}

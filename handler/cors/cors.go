@@ -1,0 +1,74 @@
+package cors
+
+import (
+	"net/http"
+
+	"github.com/complycube-session/createsession/handler/api"
+)
+
+// The answer to a preflight: POST with a JSON body, cached two hours.
+const (
+	allowMethods = "POST, OPTIONS"
+	allowHeaders = "Content-Type"
+	maxAge       = "7200"
+	// Allow is the Allow header of a 405 and of OPTIONS.
+	Allow = "OPTIONS, POST"
+)
+
+// Check returns the request's Origin header to echo back when allowed
+// lets it call; present reports whether the request had an Origin header
+// at all (a request without one is no browser cross-origin call, and CORS
+// does not apply).
+func Check(allowed List, req api.Request) (origin string, ok, present bool) {
+	values := req.Header.Values("Origin")
+	if len(values) == 0 {
+		return "", false, false
+	}
+	raw := values[0]
+	if len(values) > 1 || raw == "" {
+		return "", false, true
+	}
+	if allowed.AnyOrigin {
+		// Echo only what is safe in a header; "null" and odd values
+		// included as they are, since * is for development.
+		return raw, IsPrintableASCII(raw), true
+	}
+	o, err := ParseOrigin(raw)
+	if err != nil || !allowed.Allows(o) {
+		return "", false, true
+	}
+	return raw, true, true
+}
+
+// AddHeaders adds Access-Control-Allow-Origin to an answer for an allowed
+// origin, errors included, so that the browser lets the page read them;
+// every answer varies by Origin.
+func AddHeaders(resp api.Response, origin string, allowed bool) {
+	resp.Header.Set("Vary", "Origin")
+	if allowed {
+		resp.Header.Set("Access-Control-Allow-Origin", origin)
+	}
+}
+
+// Preflight is the answer to OPTIONS; the CORS members only when the
+// request came from a browser (it had an Origin header).
+func Preflight(fromBrowser bool) api.Response {
+	r := api.Response{Status: http.StatusNoContent, Header: api.BaseHeader()}
+	if fromBrowser {
+		r.Header.Set("Access-Control-Allow-Methods", allowMethods)
+		r.Header.Set("Access-Control-Allow-Headers", allowHeaders)
+		r.Header.Set("Access-Control-Max-Age", maxAge)
+	}
+	r.Header.Set("Allow", Allow)
+	return r
+}
+
+// LogOrigin is the Origin header as a log line may hold it: cut to 200
+// bytes, so that a caller cannot make a refused request write a long line.
+func LogOrigin(raw string) string {
+	const max = 200
+	if len(raw) <= max {
+		return raw
+	}
+	return raw[:max] + "…"
+}

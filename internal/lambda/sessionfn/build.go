@@ -1,0 +1,90 @@
+// Package sessionfn is the create-session function's wiring: it reads the
+// configuration from the environment and builds the function from the
+// core (handler) and its adapters (the secret's cache, the ComplyCube
+// client, the log line, the API Gateway events). The Lambda bootstrap and
+// the dev server both use it, so they cannot drift apart.
+package sessionfn
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"log/slog"
+
+	"github.com/complycube-session/createsession/handler"
+	"github.com/complycube-session/createsession/handler/api"
+	"github.com/complycube-session/createsession/internal/lambda/apigateway"
+	"github.com/complycube-session/createsession/internal/lambda/complycube"
+	"github.com/complycube-session/createsession/internal/lambda/emf"
+	"github.com/complycube-session/createsession/internal/lambda/secret"
+	"github.com/complycube-session/createsession/internal/lambda/startup"
+)
+
+// Build logs the configuration's warnings, reads the secret once (a
+// failure is logged, not fatal) while it connects to ComplyCube in advance,
+// and returns the function as the Lambda runtime calls it. cfg must hold a
+// secret ID or an API key. log takes the start-up lines; requests, when
+// nil, are written to it as JSON lines with embedded metrics.
+func Build(ctx context.Context, cfg Config, log *slog.Logger, requests api.RequestLog) (apigateway.Lambda, error) {
+	// Parsing the system's CA bundle takes milliseconds; both TLS handshakes
+	// of init need it, but only after their TCP connects. Load it meanwhile.
+	go x509.SystemCertPool()
+	startup.LogWarnings(log, cfg.Warnings)
+	var fetcher secret.Fetcher
+	switch {
+	case cfg.SecretID != "":
+		fetcher = secret.NewSecretsManagerFetcher(cfg.SecretID)
+	case cfg.APIKey != "":
+		fetcher = secret.Static{APIKey: cfg.APIKey, InvitationKey: cfg.InvitationKey, WebhookSecret: cfg.WebhookSecret}
+	default:
+		return apigateway.Lambda{}, &startup.ConfigError{Variable: startup.EnvSecretID, Err: errors.New("is required (or " + startup.EnvAPIKey + " for local runs)")}
+	}
+	client, err := complycube.New(complycube.Config{BaseURL: cfg.BaseURL, Timeout: cfg.UpstreamTimeout})
+	if err != nil {
+		return apigateway.Lambda{}, &startup.ConfigError{Variable: EnvBaseURL, Err: err}
+	}
+	keys := secret.NewCache(fetcher, secret.WithFetchTimeout(startup.InitSecretTimeout))
+
+	// Connect to ComplyCube while the key is read: a cold start then waits
+	// for the slower of the two, not for both in turn. Init does not wait
+	// for the connection: the first request takes it over, waiting for the
+	// handshake only if it is still under way, so a slow or unreachable
+	// ComplyCube never lengthens init (and its billed time).
+	warmCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), startup.InitSecretTimeout)
+	waitWarm := client.Prewarm(warmCtx)
+	go func() {
+		defer cancel()
+		if err := waitWarm(); err != nil {
+			log.Warn("could not connect to ComplyCube in advance; the first request will", slog.String("cause", err.Error()))
+		}
+	}()
+	if err := keys.Load(ctx); err != nil {
+		log.Error("the API key could not be read at start; answering 503 until a later read succeeds", slog.String("cause", err.Error()))
+	}
+	if requests == nil {
+		requests = emf.New(log, cfg.FunctionName)
+	}
+	return apigateway.Lambda{Handler: handler.NewSessionStarter(cfg.Config, keys, client, requests), Log: log, MaxBody: handler.MaxBodyBytes}, nil
+}
+
+// The adapters implement the core's ports.
+var (
+	_ handler.Secrets    = (*secret.Cache)(nil)
+	_ handler.ComplyCube = (*complycube.Client)(nil)
+	_ api.RequestLog     = (*emf.Log)(nil)
+)
+
+// FromEnv reads the configuration through getenv and builds the function.
+// A configuration error is logged, naming its variable, and returned.
+func FromEnv(ctx context.Context, getenv func(string) string, log *slog.Logger) (apigateway.Lambda, error) {
+	cfg, err := LoadConfig(getenv)
+	var fn apigateway.Lambda
+	if err == nil {
+		fn, err = Build(ctx, cfg, log, nil)
+	}
+	if err != nil {
+		startup.LogError(log, err)
+		return apigateway.Lambda{}, err
+	}
+	return fn, nil
+}
