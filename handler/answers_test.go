@@ -82,6 +82,10 @@ func TestComplyCubeAnswers(t *testing.T) {
 			if got := a.header("Retry-After"); got != tc.retryAfter {
 				t.Errorf("Retry-After = %q, want %q", got, tc.retryAfter)
 			}
+			// A cross-origin page can read Retry-After only when exposed.
+			if exposed := a.header("Access-Control-Expose-Headers"); (exposed == "Retry-After") != (tc.retryAfter != "") {
+				t.Errorf("Access-Control-Expose-Headers = %q with Retry-After %q", exposed, tc.retryAfter)
+			}
 			if n := len(f.cc.Calls()); n != tc.calls {
 				t.Errorf("ComplyCube called %d times, want %d", n, tc.calls)
 			}

@@ -15,6 +15,7 @@ import (
 	"github.com/complycube-session/createsession/internal/local/simulator"
 	"github.com/complycube-session/createsession/internal/testonly/fakesecretsmanager"
 	"github.com/complycube-session/createsession/internal/testonly/lambdaemu"
+	"github.com/complycube-session/createsession/internal/testonly/syncbuf"
 )
 
 const (
@@ -283,20 +284,9 @@ func TestEmulator(t *testing.T) {
 }
 
 // waitForOutput waits up to 3 s for a line of the emulator's output that
-// holds every part: the function's stdout arrives a moment after its answer.
+// holds every part.
 func waitForOutput(emu *lambdaemu.Emulator, parts ...string) bool {
-	for deadline := time.Now().Add(3 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		for _, l := range strings.Split(emu.Output(), "\n") {
-			all := true
-			for _, p := range parts {
-				all = all && strings.Contains(l, p)
-			}
-			if all {
-				return true
-			}
-		}
-	}
-	return false
+	return syncbuf.WaitForLine(emu.Output, 3*time.Second, parts...)
 }
 
 // functionLogs returns the function's per-request JSON log lines.

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"net/http"
@@ -18,43 +17,15 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/complycube-session/createsession/internal/local/simulator"
+	"github.com/complycube-session/createsession/internal/testonly/syncbuf"
 )
 
 // devServer is the dev server run in-process by run(), on free ports.
 type devServer struct {
 	site, api, sim string
-	out            *syncBuffer
+	out            *syncbuf.Buffer
 	stop           func()
 	simulator      *simulator.Simulator
-}
-
-type syncBuffer struct {
-	mu      sync.Mutex
-	b       bytes.Buffer
-	discard bool
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.discard {
-		return len(p), nil
-	}
-	return s.b.Write(p)
-}
-
-// stopKeeping drops all further output: load tests would otherwise measure
-// their own log buffer as the server's memory.
-func (s *syncBuffer) stopKeeping() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.discard = true
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func startDevServer(t *testing.T, env map[string]string) *devServer {
@@ -66,7 +37,7 @@ func startDevServer(t *testing.T, env map[string]string) *devServer {
 func startDevServerArgs(t *testing.T, env map[string]string, extra ...string) *devServer {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	d := &devServer{out: &syncBuffer{}}
+	d := &devServer{out: &syncbuf.Buffer{}}
 	done := make(chan error, 1)
 	go func() {
 		args := append([]string{"-addr", "127.0.0.1:0", "-site-addr", "127.0.0.1:0", "-simulator-addr", "127.0.0.1:0", "-site-dir", "../../examples/static-site"}, extra...)
@@ -447,34 +418,12 @@ func (c *consoleWarnings) all() []string {
 
 // waitFor waits up to 5 s for a warning that holds every part.
 func (c *consoleWarnings) waitFor(parts ...string) bool {
-	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		for _, w := range c.all() {
-			all := true
-			for _, p := range parts {
-				all = all && strings.Contains(w, p)
-			}
-			if all {
-				return true
-			}
-		}
-	}
-	return false
+	return syncbuf.WaitForLine(func() string { return strings.Join(c.all(), "\n") }, 5*time.Second, parts...)
 }
 
 // waitFor waits up to 5 s for a line of out that holds every part.
-func waitFor(out *syncBuffer, parts ...string) bool {
-	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		for _, l := range strings.Split(out.String(), "\n") {
-			all := true
-			for _, p := range parts {
-				all = all && strings.Contains(l, p)
-			}
-			if all {
-				return true
-			}
-		}
-	}
-	return false
+func waitFor(out *syncbuf.Buffer, parts ...string) bool {
+	return out.WaitForLine(5*time.Second, parts...)
 }
 
 // countRequests counts the request lines of the dev server's log with

@@ -134,7 +134,7 @@ func TestLoad(t *testing.T) {
 	// Request mode and no simulated rate limit: this measures the
 	// function, not ComplyCube's 5-a-second sandbox.
 	d := startDevServerArgs(t, map[string]string{"CLIENT_SOURCE": "request"}, "-simulator-rate", "0")
-	d.out.stopKeeping()
+	d.out.StopKeeping()
 	// Warm up, so the baseline includes the connection pools.
 	runLoad(t, d, 50, 50, okAnswer(d))
 	g0, h0 := settle()
@@ -169,7 +169,7 @@ func TestLoadWithFaults(t *testing.T) {
 	n := loadRequests(t, 1000)
 	const upstreamTimeout = 500 * time.Millisecond
 	d := startDevServerArgs(t, map[string]string{"UPSTREAM_TIMEOUT": upstreamTimeout.String(), "CLIENT_SOURCE": "request"}, "-simulator-fault-rate", "0.1", "-simulator-fault-delay", "800ms", "-simulator-rate", "0")
-	d.out.stopKeeping()
+	d.out.StopKeeping()
 	good := okAnswer(d)
 	upstreamError := `{"type":"upstream_error","message":"The verification service could not be reached."}`
 	upstreamTimeout504 := `{"type":"upstream_timeout","message":"The verification service did not answer in time."}`

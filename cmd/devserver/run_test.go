@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/complycube-session/createsession/internal/testonly/syncbuf"
 )
 
 // envOf returns a getenv over m.
@@ -50,7 +52,7 @@ func TestStopBeforeAnyRequest(t *testing.T) {
 		t.Skip("starts the dev server; -short skips it")
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	out := &syncBuffer{}
+	out := &syncbuf.Buffer{}
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, loopbackArgs, envOf(nil), out) }()
 	deadline := time.Now().Add(20 * time.Second)

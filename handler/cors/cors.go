@@ -42,11 +42,16 @@ func Check(allowed List, req api.Request) (origin string, ok, present bool) {
 
 // AddHeaders adds Access-Control-Allow-Origin to an answer for an allowed
 // origin, errors included, so that the browser lets the page read them;
-// every answer varies by Origin.
+// every answer varies by Origin. A 429 or 503 also exposes Retry-After,
+// which a cross-origin page cannot read otherwise, so that it can say how
+// long to wait.
 func AddHeaders(resp api.Response, origin string, allowed bool) {
 	resp.Header.Set("Vary", "Origin")
 	if allowed {
 		resp.Header.Set("Access-Control-Allow-Origin", origin)
+		if resp.Header.Get("Retry-After") != "" {
+			resp.Header.Set("Access-Control-Expose-Headers", "Retry-After")
+		}
 	}
 }
 
