@@ -19,13 +19,16 @@ GO_BOOTSTRAP = CGO_ENABLED=0 GOOS=linux GOARCH=$(GOARCH) $(GO) build \
 	-tags lambda.norpc -trimpath -ldflags="-s -w" \
 	-o "$(ARTIFACTS_DIR)/bootstrap"
 
-.PHONY: build-CreateSessionFunction build-WebhookFunction bootstrap
+.PHONY: build-CreateSessionFunction build-WebhookFunction build-StatusFunction bootstrap
 
 build-CreateSessionFunction:
 	$(GO_BOOTSTRAP) ./cmd/createsession
 
 build-WebhookFunction:
 	$(GO_BOOTSTRAP) ./cmd/webhook
+
+build-StatusFunction:
+	$(GO_BOOTSTRAP) ./cmd/status
 
 bootstrap:
 	@test -n "$(PKG)" || { echo "make bootstrap needs PKG=./path/to/main/package" >&2; exit 2; }

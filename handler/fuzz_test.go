@@ -19,6 +19,7 @@ import (
 	"github.com/complycube-session/createsession/handler/invitation"
 	"github.com/complycube-session/createsession/internal/lambda/apigateway"
 	"github.com/complycube-session/createsession/internal/lambda/emf"
+	"github.com/complycube-session/createsession/internal/lambda/memstate"
 	"github.com/complycube-session/createsession/internal/lambda/sessionfn"
 )
 
@@ -76,7 +77,7 @@ func fuzzHandlerFor(t testing.TB, up *cannedUpstream, origins string, source han
 		t.Fatal(err)
 	}
 	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
-	return apigateway.Lambda{Handler: handler.NewSessionStarter(cfg.Config, staticKeys(apiKey), up, emf.New(log, "")), Log: log, MaxBody: handler.MaxBodyBytes}
+	return apigateway.Lambda{Handler: handler.NewSessionStarter(cfg.Config, staticKeys(apiKey), up, memstate.New(), emf.New(log, "")), Log: log, MaxBody: handler.MaxBodyBytes}
 }
 
 var allowedStatuses = map[int]bool{200: true, 204: true, 400: true, 403: true, 404: true, 405: true, 413: true, 415: true, 422: true, 429: true, 502: true, 503: true, 504: true}
@@ -192,8 +193,8 @@ func FuzzComplyCubeAnswer(f *testing.F) {
 		if resp.StatusCode == 200 {
 			var ok map[string]any
 			json.Unmarshal([]byte(resp.Body), &ok)
-			if len(ok) != 1 || ok["redirectUrl"] == "" {
-				t.Fatalf("200 answer is not just redirectUrl: %s", resp.Body)
+			if len(ok) != 2 || ok["redirectUrl"] == "" || ok["statusToken"] == "" {
+				t.Fatalf("200 answer is not just redirectUrl and statusToken: %s", resp.Body)
 			}
 		}
 	})

@@ -12,6 +12,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"mime"
 	"net/http"
@@ -27,6 +28,7 @@ import (
 	"github.com/complycube-session/createsession/handler/api"
 	"github.com/complycube-session/createsession/handler/cors"
 	"github.com/complycube-session/createsession/handler/invitation"
+	"github.com/complycube-session/createsession/handler/state"
 )
 
 // retryAfterUnavailable is sent with 503 when the key cannot be read; the
@@ -40,19 +42,22 @@ type SessionStarter struct {
 	validator Validator
 	keys      Secrets
 	upstream  ComplyCube
+	store     state.Store
 	log       api.RequestLog
 	now       func() time.Time
 	served    atomic.Bool
 }
 
-// NewSessionStarter returns a SessionStarter; log receives one record per
-// request.
-func NewSessionStarter(cfg Config, keys Secrets, upstream ComplyCube, log api.RequestLog) *SessionStarter {
+// NewSessionStarter returns a SessionStarter; store is the shared state
+// (status tokens, sign-up and invitation counts); log receives one record
+// per request.
+func NewSessionStarter(cfg Config, keys Secrets, upstream ComplyCube, store state.Store, log api.RequestLog) *SessionStarter {
 	return &SessionStarter{
 		cfg:       cfg,
 		validator: Validator{TemplateIDs: cfg.TemplateIDs, RedirectOrigins: cfg.RedirectOrigins, Source: cfg.ClientSource},
 		keys:      keys,
 		upstream:  upstream,
+		store:     store,
 		log:       log,
 		now:       time.Now,
 	}
@@ -74,6 +79,7 @@ type outcome struct {
 	clientStatus  int
 	newClientID   string
 	invitationFor string // invitation: the client the token named
+	stateError    error  // the shared state failed where that did not change the answer
 }
 
 // Serve answers one request. It never panics: an unexpected panic becomes a
@@ -184,7 +190,19 @@ func (h *SessionStarter) serve(ctx context.Context, req api.Request, originAllow
 	if err != nil {
 		return fail(http.StatusInternalServerError, api.TypeInternalError, "The request could not be handled.", err)
 	}
-	o := h.call(ctx, h.upstream.CreateFlowSession, payload, sessionAnswer)
+	// The status token is written while ComplyCube creates the session, so
+	// that the table adds no round trip to the answer; a token whose
+	// session then fails is orphaned, a hash that expires.
+	token, tokenSaved := h.saveStatusToken(ctx, vr.session.ClientID)
+	o := h.call(ctx, h.upstream.CreateFlowSession, payload, func(status int, body []byte) outcome {
+		return sessionAnswer(status, body, token)
+	})
+	if o.resp.Status == http.StatusOK {
+		// A session that exists is never turned into an error: if the token
+		// could not be stored, the page's status check answers 404 and
+		// the page says it cannot tell yet.
+		o.stateError = <-tokenSaved
+	}
 	o.attempts += pre.attempts
 	o.upstreamTime += pre.upstreamTime
 	o.keyRefreshed = o.keyRefreshed || pre.keyRefreshed
@@ -284,8 +302,33 @@ func rejectsKey(status int) bool {
 	return status == http.StatusUnauthorized || status == http.StatusForbidden
 }
 
-// sessionAnswer turns ComplyCube's session into the caller's 200.
-func sessionAnswer(status int, body []byte) outcome {
+// saveStatusToken makes a status token for clientID and starts storing its
+// hash; the channel gives the write's error once it is done (bounded).
+func (h *SessionStarter) saveStatusToken(ctx context.Context, clientID string) (string, <-chan error) {
+	done := make(chan error, 1)
+	token, err := state.NewStatusToken()
+	if err != nil {
+		done <- fmt.Errorf("make a status token: %w", err)
+		return "", done
+	}
+	go func() {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), stateTimeout)
+		defer cancel()
+		if err := h.store.Put(sctx, state.StatusTokenKey(token), []byte(clientID), h.now().Add(state.StatusTokenLife)); err != nil {
+			done <- fmt.Errorf("store the status token: %w", err)
+			return
+		}
+		done <- nil
+	}()
+	return token, done
+}
+
+// stateTimeout bounds one use of the shared state during a request.
+const stateTimeout = time.Second
+
+// sessionAnswer turns ComplyCube's session into the caller's 200: the
+// redirect URL and the status token, nothing else.
+func sessionAnswer(status int, body []byte, statusToken string) outcome {
 	redirectURL, ok := stringMember(body, "redirectUrl")
 	if !ok || redirectURL == "" {
 		return upstreamFailure(status, "complycube answered "+strconv.Itoa(status)+" without one string redirectUrl in a JSON object")
@@ -296,6 +339,10 @@ func sessionAnswer(status int, body []byte) outcome {
 	data, err := jsontext.AppendQuote([]byte(`{"redirectUrl":`), redirectURL)
 	if err != nil {
 		return upstreamFailure(status, "complycube's redirectUrl cannot be quoted: "+err.Error())
+	}
+	if statusToken != "" {
+		// base64url: nothing to escape.
+		data = append(append(append(data, `,"statusToken":"`...), statusToken...), '"')
 	}
 	return outcome{resp: api.JSONResponse(http.StatusOK, append(data, '}')), upstreamStatus: status}
 }
@@ -411,6 +458,9 @@ func (h *SessionStarter) logRequest(req api.Request, out outcome, first bool, st
 	}
 	if out.invitationFor != "" {
 		attrs = append(attrs, slog.String("invitationClientId", out.invitationFor))
+	}
+	if out.stateError != nil {
+		attrs = append(attrs, slog.String("stateError", out.stateError.Error()))
 	}
 	rec.Attrs = attrs
 	rec.Metrics = metrics(out, first)

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -18,7 +19,9 @@ import (
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
 	"github.com/complycube-session/createsession/handler/api"
+	"github.com/complycube-session/createsession/handler/state"
 	"github.com/complycube-session/createsession/internal/lambda/apigateway"
+	"github.com/complycube-session/createsession/internal/lambda/memstate"
 	"github.com/complycube-session/createsession/internal/lambda/sessionfn"
 	"github.com/complycube-session/createsession/internal/lambda/startup"
 	"github.com/complycube-session/createsession/internal/testonly/fakesecretsmanager"
@@ -157,12 +160,14 @@ type fixture struct {
 	sm     *fakesecretsmanager.Server
 	lambda apigateway.Lambda
 	logs   *syncbuf.Buffer
+	store  state.Store // the shared state, in memory unless the test sets one
 }
 
 type fixtureOpts struct {
 	env       map[string]string // contract variables
 	secret    string            // SecretString; "" leaves the secret missing
 	smFail    *fakesecretsmanager.Failure
+	store     state.Store // default: a fresh memstate
 	replies   []http.HandlerFunc
 	useKeyEnv bool // COMPLYCUBE_API_KEY instead of a secret
 }
@@ -203,7 +208,10 @@ func buildFixture(t *testing.T, sm *fakesecretsmanager.Server, o fixtureOpts) *f
 		o.replies = []http.HandlerFunc{redirectOK(sessionURL)}
 	}
 	fixturesBuilt++
-	f := &fixture{t: t, cc: newFakeComplyCube(t, o.replies...), sm: sm, logs: &syncbuf.Buffer{}}
+	f := &fixture{t: t, cc: newFakeComplyCube(t, o.replies...), sm: sm, logs: &syncbuf.Buffer{}, store: o.store}
+	if f.store == nil {
+		f.store = memstate.New()
+	}
 	awsTestEnv(t, f.sm.URL())
 	env := map[string]string{
 		startup.EnvSecretID:         secretID,
@@ -226,7 +234,7 @@ func buildFixture(t *testing.T, sm *fakesecretsmanager.Server, o fixtureOpts) *f
 		t.Fatalf("config: %v", err)
 	}
 	log := slog.New(slog.NewJSONHandler(io.MultiWriter(f.logs, everything), nil))
-	h, err := sessionfn.Build(context.Background(), cfg, log, nil)
+	h, err := sessionfn.Build(context.Background(), cfg, f.store, log, nil)
 	if err != nil {
 		t.Fatalf("build: %v", err)
 	}
@@ -253,6 +261,8 @@ type answer struct {
 	Status  int
 	Headers map[string]string
 	Body    string
+	// StatusToken is a 200's statusToken, taken out of Body.
+	StatusToken string
 }
 
 func (a answer) header(name string) string {
@@ -288,7 +298,45 @@ func (f *fixture) invoke(r req) answer {
 	if err := json.Unmarshal(out, &resp); err != nil {
 		f.t.Fatalf("response is not an HTTP API response: %v: %s", err, out)
 	}
-	return answer{resp.StatusCode, resp.Headers, resp.Body}
+	a := answer{Status: resp.StatusCode, Headers: resp.Headers, Body: resp.Body}
+	if a.Status == 200 {
+		a.Body, a.StatusToken = f.takeStatusToken(a.Body)
+	}
+	return a
+}
+
+// statusTokenMember is how the answer's last member looks.
+var statusTokenMember = regexp.MustCompile(`,"statusToken":"([A-Za-z0-9_-]{22})"}$`)
+
+// takeStatusToken checks a 200's statusToken and returns the body without
+// it, so that tests compare the rest as before. The token must be 128 bits
+// of base64url, and the shared state must hold only its hash, naming the
+// client ComplyCube was last asked a session for.
+func (f *fixture) takeStatusToken(body string) (rest, token string) {
+	f.t.Helper()
+	m := statusTokenMember.FindStringSubmatch(body)
+	if m == nil {
+		f.t.Errorf("a 200 without a well-formed statusToken as its last member: %s", body)
+		return body, ""
+	}
+	token = m[1]
+	client, err := f.store.Get(context.Background(), state.StatusTokenKey(token))
+	if err != nil {
+		// Allowed only when the write failed and the log line says so.
+		if _, said := f.lastRequestLog()["stateError"]; !said {
+			f.t.Errorf("the status token is not in the shared state: %v", err)
+		}
+	} else if calls := f.cc.Calls(); len(calls) > 0 {
+		var sent struct{ ClientID string }
+		json.Unmarshal(calls[len(calls)-1].Body, &sent)
+		if string(client) != sent.ClientID {
+			f.t.Errorf("the status token names client %q; the session was for %q", client, sent.ClientID)
+		}
+	}
+	if _, err := f.store.Get(context.Background(), token); err == nil {
+		f.t.Errorf("the shared state holds the token itself, not only its hash")
+	}
+	return strings.TrimSuffix(body, m[0]) + "}", token
 }
 
 // invokeRaw calls the Lambda adapter with a payload, as the runtime does.

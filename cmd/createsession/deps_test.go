@@ -101,8 +101,9 @@ func isCore(path string) bool {
 // every package of this module that one links lives where shipped code
 // lives; the create-session bootstrap links nothing of the webhook
 // function (its core, the SNS client), which would only slow its cold
-// start; and cmd/invite links only the invitation package and the secret's
-// reader, not the functions' adapters.
+// start; cmd/invite links only the invitation package and the secret's
+// reader, not the functions' adapters; and the status function links no
+// secret, ComplyCube or SNS code.
 func TestShipsOnlyLambdaCode(t *testing.T) {
 	for _, c := range []struct {
 		dir       string
@@ -112,6 +113,10 @@ func TestShipsOnlyLambdaCode(t *testing.T) {
 		{".", []string{modulePath + "/handler/webhook", "github.com/aws/aws-sdk-go-v2/service/sns", "github.com/golang-jwt/jwt/v5/request"}, nil},
 		{"../webhook", []string{modulePath + "/handler", modulePath + "/internal/lambda/complycube"}, nil},
 		{"../invite", nil, []string{"cmd/invite", "handler/invitation", "handler/api", "internal/lambda/secret"}},
+		// The status function reads the table only: no secret, no
+		// ComplyCube, no SNS, and neither of the other cores.
+		{"../status", []string{"github.com/aws/aws-sdk-go-v2/service/secretsmanager", "github.com/aws/aws-sdk-go-v2/service/sns", modulePath + "/handler", modulePath + "/handler/webhook",
+			modulePath + "/internal/lambda/complycube", modulePath + "/internal/lambda/secret"}, nil},
 	} {
 		cmd := exec.Command("go", "list", "-deps", ".")
 		cmd.Dir = c.dir

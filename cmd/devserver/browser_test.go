@@ -146,9 +146,12 @@ func do(t *testing.T, ctx context.Context, what string, steps ...chromedp.Action
 // TestBrowserFlow clicks through the example site in headless Chromium
 // with the dev server's default CLIENT_SOURCE=signup: sign up, the
 // simulator's page for the client just created, Complete to the success
-// page; again as a company, dark theme, Cancel to the cancel page; a field
-// error shown beside its field; the CORS preflight the browser really
-// sent; and a screenshot.
+// page, which shows what the status route reads of the webhook's record;
+// again as a company, dark theme, Cancel to the cancel page; a success page
+// reached before the webhook, which says so and then updates itself; the
+// success page in a browser that started nothing, or with an unknown
+// token; a field error shown beside its field; the CORS preflights the
+// browser really sent; and a screenshot.
 func TestBrowserFlow(t *testing.T) {
 	if testing.Short() {
 		t.Skip("real-browser test; -short skips it")
@@ -199,17 +202,26 @@ func TestBrowserFlow(t *testing.T) {
 	if sent, _ := d.simulator.Webhooks(); sent != 0 {
 		t.Errorf("GETs of Complete and Cancel sent %d webhooks", sent)
 	}
+	personPause()
 	do(t, ctx, "Complete", chromedp.Click(chromedp.ID("complete")), chromedp.WaitVisible(chromedp.ID("result")))
-	if loc, res := location(t, ctx), text(t, ctx, "result"); loc != d.site+"/success.html" || res != "Thank you. Your verification has been submitted." {
-		t.Errorf("after Complete: %s %q", loc, res)
+	// The success page's address says nothing of the outcome: what it shows
+	// comes from POST /sessions/status, which reads what the webhook that
+	// Complete sent recorded (workflow.session.completed, outcome clear).
+	if loc := location(t, ctx); loc != d.site+"/success.html" {
+		t.Errorf("after Complete: %s", loc)
 	}
-	// It promises nothing the site does not do, and keeps the place of the
-	// status display to come.
-	if next := text(t, ctx, "next"); strings.Contains(next, "e-mail") {
-		t.Errorf("the success page promises an e-mail: %q", next)
+	// The site kept the status token for this tab before it left.
+	if token, err := chromedp.Run(ctx, chromedp.Evaluate[string](`sessionStorage.getItem(`+statusTokenKey+`) || ""`)); err != nil || len(token) < 22 {
+		t.Errorf("no status token in the site's sessionStorage: %q %v", token, err)
 	}
-	if empty, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`(p => p !== null && p.hidden && p.textContent === "")(document.getElementById("status"))`)); err != nil || !empty {
-		t.Errorf("the success page has no empty hidden #status: %v", err)
+	waitStatus(t, ctx, "You are verified.", 15*time.Second)
+	statusRegion(t, ctx)
+	// It promises nothing the site does not do.
+	if page := text(t, ctx, "result") + " " + text(t, ctx, "status") + " " + text(t, ctx, "next"); strings.Contains(page, "e-mail") || strings.Contains(page, "email") {
+		t.Errorf("the success page promises an e-mail: %q", page)
+	}
+	if hidden, _ := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.getElementById("check-again").hidden`)); !hidden {
+		t.Error(`"Check again" is offered with a final outcome`)
 	}
 	// Complete sent ComplyCube's webhook to the dev server's /webhooks,
 	// whose receiver (the webhook function's code) logged what it would
@@ -219,6 +231,9 @@ func TestBrowserFlow(t *testing.T) {
 	}
 	if sent, failed := d.simulator.Webhooks(); sent != 1 || failed != 0 {
 		t.Errorf("simulator webhooks: %d sent, %d failed", sent, failed)
+	}
+	if n := countRequests(d.out.String(), "POST", "/sessions/status", 200); n == 0 {
+		t.Errorf("the success page did not ask POST /sessions/status:\n%s", d.out.String())
 	}
 
 	// Again, as a company, dark theme, and Cancel.
@@ -239,10 +254,87 @@ func TestBrowserFlow(t *testing.T) {
 	if c, ok := d.simulator.Client(text(t, ctx, "client-id")); !ok || c.Type != "company" || c.CompanyDetails["name"] != "Analytical Engines" {
 		t.Errorf("company client %+v", c)
 	}
+	personPause()
 	do(t, ctx, "Cancel", chromedp.Click(chromedp.ID("cancel")), chromedp.WaitVisible(chromedp.ID("result")))
 	if loc, res := location(t, ctx), text(t, ctx, "result"); loc != d.site+"/cancel.html" || !strings.Contains(res, "cancelled") {
 		t.Errorf("after Cancel: %s %q", loc, res)
 	}
+	// The success page, opened by hand in this tab now, tells the truth
+	// about this tab's latest verification: it was cancelled.
+	do(t, ctx, "the success page after Cancel", chromedp.Navigate(d.site+"/success.html"), chromedp.WaitVisible(chromedp.ID("result")))
+	waitStatus(t, ctx, "Your verification was cancelled", 15*time.Second)
+
+	// The success page reached before the webhook: a new verification,
+	// left on the simulator's page, and the success page opened by hand. It
+	// says it has not heard back yet and keeps asking; when the person
+	// completes (here the Complete button's POST, sent from elsewhere), the
+	// page, still open, says so by itself.
+	do(t, ctx, "to the simulator's page, left there",
+		chromedp.Navigate(d.site+"/"),
+		chromedp.WaitVisible(chromedp.ID("email")),
+		chromedp.SendKeys(chromedp.ID("email"), "grace@example.com"),
+		chromedp.SendKeys(chromedp.ID("first-name"), "Grace"),
+		chromedp.SendKeys(chromedp.ID("last-name"), "Hopper"),
+		chromedp.Click(chromedp.ID("verify")),
+		chromedp.WaitVisible(chromedp.ID("complete")),
+	)
+	completeURL, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById("complete").form.action`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	asked := countRequests(d.out.String(), "POST", "/sessions/status", 200)
+	do(t, ctx, "the success page before the webhook", chromedp.Navigate(d.site+"/success.html"), chromedp.WaitVisible(chromedp.ID("result")))
+	waitStatus(t, ctx, "We have not heard back about your verification yet.", 15*time.Second)
+	// It asks again every few seconds.
+	if !syncbuf.WaitForLine(func() string {
+		if countRequests(d.out.String(), "POST", "/sessions/status", 200) >= asked+2 {
+			return "asked again"
+		}
+		return ""
+	}, 15*time.Second, "asked again") {
+		t.Errorf("the success page did not ask again while pending:\n%s", d.out.String())
+	}
+	if got := text(t, ctx, "status"); !strings.Contains(got, "not heard back") {
+		t.Errorf("still pending, the page says %q", got)
+	}
+	res, err := noRedirects.Post(completeURL, "application/x-www-form-urlencoded", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("POST %s: %d", completeURL, res.StatusCode)
+	}
+	waitStatus(t, ctx, "You are verified.", 15*time.Second)
+
+	// The success page in a browser that started nothing here (another
+	// browser context: no sessionStorage) says it cannot find one, and
+	// asks nothing; with a token the API does not know (unknown, expired,
+	// malformed: one answer, 404), it says the same.
+	fresh, cancelFresh := chromedp.NewContext(ctx, chromedp.WithNewBrowserContext())
+	defer cancelFresh()
+	freshWarnings := watchConsole(fresh)
+	do(t, fresh, "the success page opened by hand", chromedp.Navigate(d.site+"/success.html"), chromedp.WaitVisible(chromedp.ID("result")))
+	waitStatus(t, fresh, "We cannot find a verification started in this browser.", 10*time.Second)
+	if n, err := chromedp.Run(fresh, chromedp.Evaluate[int](`performance.getEntriesByType("resource").filter(e => e.name.endsWith("/sessions/status")).length`)); err != nil || n != 0 {
+		t.Errorf("with no token the page asked the status route %d times (%v)", n, err)
+	}
+	do(t, fresh, "an unknown token",
+		chromedp.Evaluate[chromedp.Void](`sessionStorage.setItem(`+statusTokenKey+`, "A".repeat(43))`),
+		chromedp.Reload(),
+		chromedp.WaitVisible(chromedp.ID("result")),
+	)
+	waitStatus(t, fresh, "We cannot find a verification started in this browser.", 10*time.Second)
+	if !freshWarnings.waitFor(`404`, `status_not_found`) {
+		t.Errorf("the status route's 404 is not in the console: %q", freshWarnings.all())
+	}
+	if got := text(t, fresh, "status"); strings.Contains(got, "status_not_found") || strings.Contains(got, "No verification is known") {
+		t.Errorf("the API's own text is shown to the visitor: %q", got)
+	}
+	if countRequests(d.out.String(), "POST", "/sessions/status", 404) != 1 {
+		t.Errorf("the unknown token was not answered 404 once:\n%s", d.out.String())
+	}
+	cancelFresh()
 
 	// The function's field error, beside its field, in the visitor's
 	// words; the function's own text goes to the console.
@@ -281,11 +373,18 @@ func TestBrowserFlow(t *testing.T) {
 	if countRequests(logs, "OPTIONS", "/sessions", 204) == 0 {
 		t.Errorf("no preflight in the dev server's log:\n%s", logs)
 	}
-	posts, hooks, published := countRequests(logs, "POST", "/sessions", 0), countRequests(logs, "POST", "/webhooks", 200), strings.Count(logs, "would publish to the alert topic")
-	if posts != 3 || hooks != 2 || published != 2 {
-		t.Errorf("%d POSTs to /sessions, %d webhooks taken and %d published, want 3, 2 and 2 (Complete and Cancel):\n%s", posts, hooks, published, logs)
+	if countRequests(logs, "OPTIONS", "/sessions/status", 204) == 0 {
+		t.Errorf("no preflight of the status route in the dev server's log:\n%s", logs)
 	}
-	for _, pii := range []string{"ada@example.com", "Lovelace", "Analytical Engines"} {
+	posts, hooks, published := countRequests(logs, "POST", "/sessions", 0), countRequests(logs, "POST", "/webhooks", 200), strings.Count(logs, "would publish to the alert topic")
+	if posts != 4 || hooks != 3 || published != 3 {
+		t.Errorf("%d POSTs to /sessions, %d webhooks taken and %d published, want 4, 3 and 3 (Complete, Cancel, Complete):\n%s", posts, hooks, published, logs)
+	}
+	// Every status request was answered: none failed.
+	if all, ok := countRequests(logs, "POST", "/sessions/status", 0), countRequests(logs, "POST", "/sessions/status", 200)+countRequests(logs, "POST", "/sessions/status", 404); all != ok {
+		t.Errorf("%d status requests, %d answered 200 or 404:\n%s", all, ok, logs)
+	}
+	for _, pii := range []string{"ada@example.com", "Lovelace", "Analytical Engines", "grace@example.com", "Hopper"} {
 		if strings.Contains(logs, pii) {
 			t.Errorf("the dev server's log holds %q", pii)
 		}
@@ -380,6 +479,37 @@ func TestBrowserInvitation(t *testing.T) {
 	}
 }
 
+// statusTokenKey is the sessionStorage key of the example site's status
+// token (app.js and status.js), as a JavaScript string.
+const statusTokenKey = `"complycube.statusToken"`
+
+// personPause is the moment a person spends on the verification page
+// before clicking: deliberate, the test's only fixed wait.
+func personPause() { time.Sleep(1500 * time.Millisecond) }
+
+// waitStatus waits up to timeout for the success page's status line to be
+// shown holding want.
+func waitStatus(t *testing.T, ctx context.Context, want string, timeout time.Duration) {
+	t.Helper()
+	js, _ := json.Marshal(want)
+	_, err := chromedp.Run(ctx, chromedp.Poll[bool](`(s => s !== null && !s.hidden && s.textContent.includes(`+string(js)+`))(document.getElementById("status"))`,
+		chromedp.WithPollingInterval(100*time.Millisecond), chromedp.WithPollingTimeout(timeout)))
+	if err != nil {
+		got, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`(s => s ? s.textContent : "(no #status)")(document.getElementById("status"))`))
+		t.Fatalf("the status line did not say %q within %v; it says %q (%v)", want, timeout, got, err)
+	}
+}
+
+// statusRegion checks that the success page's status line is a polite
+// live region, so that a screen reader says each change.
+func statusRegion(t *testing.T, ctx context.Context) {
+	t.Helper()
+	ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`(s => s.getAttribute("role") === "status" && s.getAttribute("aria-live") === "polite")(document.getElementById("status"))`))
+	if err != nil || !ok {
+		t.Errorf("the success page's #status is not a polite live region (%v)", err)
+	}
+}
+
 // noRedirects shows a redirect instead of following it.
 var noRedirects = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 
@@ -439,7 +569,7 @@ func countRequests(logs, method, path string, status int) int {
 			Msg, Method, Path string
 			Status            int
 		}
-		if json.Unmarshal([]byte(l), &line) == nil && (line.Msg == "request" || line.Msg == "webhook") {
+		if json.Unmarshal([]byte(l), &line) == nil && (line.Msg == "request" || line.Msg == "webhook" || line.Msg == "status") {
 			m, p, st = line.Method, line.Path, line.Status
 		} else if f := textRequestLine.FindStringSubmatch(l); f != nil {
 			m, p = f[1], f[2]

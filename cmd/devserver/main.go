@@ -18,6 +18,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -28,8 +29,10 @@ import (
 	"github.com/complycube-session/createsession/handler/api"
 	"github.com/complycube-session/createsession/handler/invitation"
 	"github.com/complycube-session/createsession/internal/lambda/complycube"
+	"github.com/complycube-session/createsession/internal/lambda/memstate"
 	"github.com/complycube-session/createsession/internal/lambda/sessionfn"
 	"github.com/complycube-session/createsession/internal/lambda/startup"
+	"github.com/complycube-session/createsession/internal/lambda/statusfn"
 	"github.com/complycube-session/createsession/internal/lambda/webhookfn"
 	"github.com/complycube-session/createsession/internal/local/devlog"
 	"github.com/complycube-session/createsession/internal/local/localhttp"
@@ -182,7 +185,11 @@ func runWith(ctx context.Context, args []string, getenv func(string) string, std
 			return err
 		}
 	}
-	fn, err := sessionfn.Build(ctx, cfg, log, requests)
+	// One shared state for the three functions, in memory, as one
+	// DynamoDB table is on AWS: the webhook's status reaches the status
+	// route, and the sign-up limits count across requests.
+	store := memstate.New()
+	fn, err := sessionfn.Build(ctx, cfg, store, log, requests)
 	if err != nil {
 		startup.LogError(log, err)
 		return err
@@ -190,18 +197,26 @@ func runWith(ctx context.Context, args []string, getenv func(string) string, std
 
 	// The webhook function's own code, with a publisher that logs what it
 	// would send to the alert topic.
-	hooks := webhookfn.Build(ctx, webhookfn.Config{WebhookSecret: webhookSecret, FunctionName: "local-webhook"}, logPublisher{log}, log, requests)
-	api := http.NewServeMux()
-	api.Handle("/sessions", localhttp.Server{Lambda: fn, Timeout: invocationTimeout})
-	api.Handle("/webhooks", localhttp.Server{Lambda: hooks, Timeout: webhookTimeout})
-	api.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+	hooks := webhookfn.Build(ctx, webhookfn.Config{WebhookSecret: webhookSecret, FunctionName: "local-webhook"}, logPublisher{log}, store, log, requests)
+	statusCfg, err := statusfn.LoadConfig(env)
+	if err != nil {
+		startup.LogError(log, err)
+		return err
+	}
+	statusCfg.FunctionName = "local-status"
+	statuses := statusfn.Build(statusCfg, store, log, requests)
+	mux := http.NewServeMux()
+	mux.Handle("/sessions", localhttp.Server{Lambda: fn, Timeout: invocationTimeout})
+	mux.Handle("/webhooks", localhttp.Server{Lambda: hooks, Timeout: webhookTimeout})
+	mux.Handle("/sessions/status", localhttp.Server{Lambda: statuses, Timeout: invocationTimeout})
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("Cache-Control", "no-store")
 		w.WriteHeader(http.StatusNotFound)
-		io.WriteString(w, `{"type":"resource_not_found","message":"The endpoints are POST /sessions and POST /webhooks."}`)
+		io.WriteString(w, `{"type":"resource_not_found","message":"The endpoints are POST /sessions, POST /sessions/status and POST /webhooks."}`)
 	})
 	// front are the servers a browser talks to; the simulator is behind them.
-	front := []*server{{ln: apiLn, srv: newServer(api)}}
+	front := []*server{{ln: apiLn, srv: newServer(mux)}}
 	if siteLn != nil {
 		front = append(front, &server{ln: siteLn, srv: newServer(siteHandler(*siteDir, apiURL+"/sessions", cfg.ClientSource))})
 	}
@@ -272,18 +287,18 @@ var (
 	sourceLine   = regexp.MustCompile(`(?m)^const CLIENT_SOURCE = "[^"]*";`)
 )
 
-// siteHandler serves the static site, with app.js's ENDPOINT line pointed
-// at this dev server's API (so that -addr and the tests' free ports work)
-// and its CLIENT_SOURCE line set to the function's.
+// siteHandler serves the static site, with the ENDPOINT and CLIENT_SOURCE
+// lines of its scripts (app.js, status.js) pointed at this API and source.
 func siteHandler(dir, endpoint string, source handler.ClientSource) http.Handler {
 	files := http.FileServer(http.Dir(dir))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "no-cache")
-		if r.URL.Path != "/app.js" {
+		name := path.Base(r.URL.Path)
+		if path.Ext(name) != ".js" || path.Dir(r.URL.Path) != "/" {
 			files.ServeHTTP(w, r)
 			return
 		}
-		src, err := os.ReadFile(filepath.Join(dir, "app.js"))
+		src, err := os.ReadFile(filepath.Join(dir, name))
 		if err != nil {
 			http.NotFound(w, r)
 			return

@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/complycube-session/createsession/handler/invitation"
+	"github.com/complycube-session/createsession/internal/lambda/memstate"
 	"github.com/complycube-session/createsession/internal/lambda/sessionfn"
 	"github.com/complycube-session/createsession/internal/local/simulator"
 	"github.com/complycube-session/createsession/internal/testonly/fakesecretsmanager"
@@ -59,7 +60,7 @@ func function(t *testing.T, invitationKey string) func(token string) (int, strin
 	if err != nil {
 		t.Fatal(err)
 	}
-	fn, err := sessionfn.Build(context.Background(), cfg, slog.New(slog.NewJSONHandler(io.Discard, nil)), nil)
+	fn, err := sessionfn.Build(context.Background(), cfg, memstate.New(), slog.New(slog.NewJSONHandler(io.Discard, nil)), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

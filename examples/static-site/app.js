@@ -170,6 +170,26 @@ function requestBody() {
   return body;
 }
 
+// The success page (status.js) asks the API where this verification stands
+// with the statusToken of the answer: it is kept for this tab, in
+// sessionStorage, before the browser leaves for ComplyCube. A token of an
+// earlier verification is dropped, so that it is never shown as this one.
+const STATUS_TOKEN_KEY = "complycube.statusToken"; // the same key as in status.js
+
+function keepStatusToken(token) {
+  try {
+    if (typeof token === "string" && token !== "") {
+      sessionStorage.setItem(STATUS_TOKEN_KEY, token);
+    } else {
+      sessionStorage.removeItem(STATUS_TOKEN_KEY);
+    }
+  } catch (err) {
+    // Storage is blocked (a privacy setting): the verification still works,
+    // only the success page cannot tell how it went.
+    console.warn("sessionStorage cannot be written, so the success page will not show the status: " + err);
+  }
+}
+
 form.addEventListener("submit", async (event) => {
   event.preventDefault();
   clearErrors();
@@ -202,6 +222,7 @@ form.addEventListener("submit", async (event) => {
     // not JSON: handled below
   }
   if (response.ok && data && typeof data.redirectUrl === "string") {
+    keepStatusToken(data.statusToken);
     status.textContent = "Redirecting to the verification page…";
     status.className = "status ok";
     location.assign(data.redirectUrl);

@@ -3,15 +3,18 @@
 //
 // It verifies the ComplyCube-Signature header (hex HMAC-SHA256 of the raw
 // body, keyed with the secret's webhookSecret, compared in constant time)
-// before it parses anything; a verified event becomes one short message of
-// IDs, type, status and outcome (never names, addresses, dates of birth or
-// document data) published through a Publisher port. It knows nothing of
+// before it parses anything. A verified event is published once across all
+// instances (a conditional claim on its ID in the shared state), as one
+// short message built from fixed places of the event (IDs, type, status,
+// outcome: never names, addresses, dates of birth or document data), and
+// the client's latest status is recorded for the status function. Once the
+// signature verifies it never answers 4xx: ComplyCube disables a webhook
+// after ten failures. It knows nothing of
 // API Gateway, SNS, Secrets Manager or environment variables, and shares
 // only handler/api with the create-session core.
 package webhook
 
 import (
-	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -19,16 +22,17 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
-	"sort"
 	"strings"
-	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/complycube-session/createsession/handler/api"
+	"github.com/complycube-session/createsession/handler/state"
 )
 
 // MaxBodyBytes is the largest webhook body taken; ComplyCube's events are
@@ -43,8 +47,9 @@ const SignatureHeader = "ComplyCube-Signature"
 // that ComplyCube sends the event again) than not answered at all.
 const PublishTimeout = 8 * time.Second
 
-// seenCapacity bounds the event IDs an instance remembers.
-const seenCapacity = 10000
+// stateTimeout bounds the shared state's calls of one delivery: the
+// webhook fails open (publishes) when the state does not answer in time.
+const stateTimeout = 2 * time.Second
 
 // SecretSource hands out the webhook secret (secret.Cache implements it).
 type SecretSource interface {
@@ -63,39 +68,41 @@ type Publisher interface {
 type Receiver struct {
 	secrets   SecretSource
 	publisher Publisher
+	store     state.Store
 	log       api.RequestLog
 	now       func() time.Time
-
-	mu       sync.Mutex
-	seen     map[string]bool // published, or being published
-	seenList []string        // in order, to forget the oldest
-	served   bool
+	served    atomic.Bool
 }
 
-// New returns a Receiver; log receives one record per request.
-func New(secrets SecretSource, publisher Publisher, log api.RequestLog) *Receiver {
-	return &Receiver{secrets: secrets, publisher: publisher, log: log, now: time.Now, seen: map[string]bool{}}
+// New returns a Receiver; store is the shared state (event claims, each
+// client's latest status); log receives one record per request.
+func New(secrets SecretSource, publisher Publisher, store state.Store, log api.RequestLog) *Receiver {
+	return &Receiver{secrets: secrets, publisher: publisher, store: store, log: log, now: time.Now}
 }
 
-// Event is the part of a ComplyCube event the operator is told.
+// Event is the part of a ComplyCube event the operator is told: the
+// event's own id, type, resourceType and createdAt, and from its payload
+// the top-level id, clientId, checkId, workflowSessionId, status and
+// outcome, and a check's result.outcome. Nothing else is read, whatever
+// its name, so the same event always gives the same message.
 type Event struct {
-	ID           string `json:"id"`
-	Type         string `json:"type"`
-	ResourceType string `json:"resourceType,omitempty"`
-	CreatedAt    string `json:"createdAt,omitempty"`
-	// From the payload: IDs, status and outcome, nothing else.
-	IDs     map[string]string `json:"ids,omitempty"`
-	Status  string            `json:"status,omitempty"`
-	Outcome string            `json:"outcome,omitempty"`
+	ID                string `json:"id"`
+	Type              string `json:"type"`
+	ResourceType      string `json:"resourceType,omitempty"`
+	CreatedAt         string `json:"createdAt,omitempty"`
+	ResourceID        string `json:"resourceId,omitempty"`
+	ClientID          string `json:"clientId,omitempty"`
+	CheckID           string `json:"checkId,omitempty"`
+	WorkflowSessionID string `json:"workflowSessionId,omitempty"`
+	Status            string `json:"status,omitempty"`
+	Outcome           string `json:"outcome,omitempty"`
+	ResultOutcome     string `json:"resultOutcome,omitempty"`
 }
 
 // Serve answers one webhook request. It never panics.
 func (rc *Receiver) Serve(ctx context.Context, req api.Request) (resp api.Response) {
 	start := rc.now()
-	rc.mu.Lock()
-	first := !rc.served
-	rc.served = true
-	rc.mu.Unlock()
+	first := !rc.served.Swap(true)
 	var o outcome
 	defer func() {
 		if p := recover(); p != nil {
@@ -109,13 +116,16 @@ func (rc *Receiver) Serve(ctx context.Context, req api.Request) (resp api.Respon
 }
 
 type outcome struct {
-	resp      api.Response
-	errType   string
-	cause     error
-	eventID   string
-	eventType string
-	duplicate bool
-	published bool
+	resp       api.Response
+	errType    string
+	cause      error
+	eventID    string
+	eventType  string
+	duplicate  bool
+	published  bool
+	unreadable bool
+	stateError error // the shared state failed; the event was published anyway
+	recorded   bool  // the client's status was recorded
 }
 
 func (rc *Receiver) serve(ctx context.Context, req api.Request) outcome {
@@ -140,24 +150,61 @@ func (rc *Receiver) serve(ctx context.Context, req api.Request) outcome {
 	}
 	ev, err := parseEvent(req.Body)
 	if err != nil {
-		return failure(http.StatusBadRequest, api.TypeInvalidRequest, "The body must be one JSON object with a string id and type.", err)
+		return rc.unreadable(ctx, err)
 	}
 	o := outcome{eventID: ev.ID, eventType: ev.Type}
-	if !rc.claim(ev.ID) {
-		// Seen before by this instance: ComplyCube sent it again (a retry
-		// whose first answer it missed, or a replay). Told once is enough.
+	sctx, cancel := context.WithTimeout(ctx, stateTimeout)
+	defer cancel()
+	claimKey := state.EventClaimKey(ev.ID)
+	won, err := rc.store.Claim(sctx, claimKey, rc.now().Add(state.EventClaimLife))
+	switch {
+	case err != nil:
+		// Better a second e-mail than a lost outcome: publish anyway.
+		o.stateError, won = fmt.Errorf("claim event: %w", err), false
+	case !won:
+		// Published by an instance before (a retry whose first answer
+		// ComplyCube missed, or two deliveries at once): told once.
 		o.resp, o.duplicate = ok(), true
 		return o
 	}
-	pctx, cancel := context.WithTimeout(ctx, PublishTimeout)
-	defer cancel()
+	if st, found := clientStatus(ev, rc.now()); found && o.stateError == nil {
+		wrote, err := rc.store.PutNewer(sctx, state.ClientStatusKey(ev.ClientID), st.Encode(), st.UpdatedAt.UnixMilli(), rc.now().Add(state.ClientStatusLife))
+		if err != nil {
+			o.stateError = fmt.Errorf("record status: %w", err)
+		}
+		o.recorded = wrote
+	}
+	pctx, cancelPublish := context.WithTimeout(ctx, PublishTimeout)
+	defer cancelPublish()
 	if err := rc.publisher.Publish(pctx, subject(ev), message(ev)); err != nil {
-		rc.release(ev.ID) // so that ComplyCube's next delivery is published
+		if won {
+			// So that ComplyCube's next delivery is published.
+			if rerr := rc.store.Release(context.WithoutCancel(sctx), claimKey); rerr != nil {
+				err = fmt.Errorf("%w (and the claim could not be released: %v)", err, rerr)
+			}
+		}
 		f := failure(http.StatusBadGateway, api.TypeUpstreamError, "The event could not be passed on; send it again.", err)
-		f.eventID, f.eventType = ev.ID, ev.Type
+		f.eventID, f.eventType, f.stateError = ev.ID, ev.Type, o.stateError
 		return f
 	}
 	o.resp, o.published = ok(), true
+	return o
+}
+
+// unreadable answers a verified event that cannot be read: 200, since
+// ComplyCube would send the same bytes again and disable the webhook after
+// ten failures, and the operator is told that one arrived (its size and
+// why, nothing of its content).
+func (rc *Receiver) unreadable(ctx context.Context, why error) outcome {
+	o := outcome{resp: ok(), unreadable: true, cause: why}
+	pctx, cancel := context.WithTimeout(ctx, PublishTimeout)
+	defer cancel()
+	msg := "A webhook signed with your webhook secret arrived, but it could not be read: " + why.Error() + ". Nothing of its content is repeated here; see ComplyCube's dashboard for the event."
+	if err := rc.publisher.Publish(pctx, "ComplyCube webhook: an event that could not be read", msg); err != nil {
+		o.cause = fmt.Errorf("%w; telling the operator failed too: %v", why, err)
+		return o
+	}
+	o.published = true
 	return o
 }
 
@@ -203,31 +250,9 @@ func Sign(secret string, body []byte) string {
 	return hex.EncodeToString(mac.Sum(nil))
 }
 
-// claim marks id as being published, or reports that it was seen before.
-func (rc *Receiver) claim(id string) bool {
-	rc.mu.Lock()
-	defer rc.mu.Unlock()
-	if rc.seen[id] {
-		return false
-	}
-	rc.seen[id] = true
-	rc.seenList = append(rc.seenList, id)
-	if len(rc.seenList) > seenCapacity {
-		delete(rc.seen, rc.seenList[0])
-		rc.seenList = rc.seenList[1:]
-	}
-	return true
-}
-
-// release forgets id after a failed publish.
-func (rc *Receiver) release(id string) {
-	rc.mu.Lock()
-	defer rc.mu.Unlock()
-	delete(rc.seen, id)
-}
-
-// parseEvent reads one JSON object with a string id and type. The payload
-// is searched for IDs, a status and an outcome, and for nothing else.
+// parseEvent reads one JSON object with a string id and type, and the
+// fixed places of its payload; a payload member of another type is left
+// out, not an error.
 func parseEvent(body []byte) (Event, error) {
 	if !jsontext.Value(body).IsValid() || jsontext.Value(body).Kind() != '{' {
 		return Event{}, errors.New("not one JSON object without duplicate names")
@@ -235,70 +260,92 @@ func parseEvent(body []byte) (Event, error) {
 	var raw struct {
 		ID           *string         `json:"id"`
 		Type         *string         `json:"type"`
-		ResourceType string          `json:"resourceType"`
-		CreatedAt    string          `json:"createdAt"`
+		ResourceType json.RawMessage `json:"resourceType"`
+		CreatedAt    json.RawMessage `json:"createdAt"`
 		Payload      json.RawMessage `json:"payload"`
 	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	if err := dec.Decode(&raw); err != nil {
-		return Event{}, errors.New("the event's fields have the wrong types")
+	if err := json.Unmarshal(body, &raw); err != nil {
+		return Event{}, errors.New("its id or type is not a string")
 	}
 	if raw.ID == nil || !plain(*raw.ID, 128) || raw.Type == nil || !plain(*raw.Type, 128) {
 		return Event{}, errors.New("no string id and type of a plain form")
 	}
-	ev := Event{ID: *raw.ID, Type: *raw.Type}
-	if plain(raw.ResourceType, 64) {
-		ev.ResourceType = raw.ResourceType
-	}
-	if plain(raw.CreatedAt, 40) {
-		ev.CreatedAt = raw.CreatedAt
-	}
-	var payload any
-	if len(raw.Payload) > 0 && json.Unmarshal(raw.Payload, &payload) == nil {
-		collect(&ev, "", payload, 0)
+	ev := Event{ID: *raw.ID, Type: *raw.Type, ResourceType: plainString(raw.ResourceType, 64), CreatedAt: plainString(raw.CreatedAt, 40)}
+	var payload map[string]json.RawMessage
+	if json.Unmarshal(raw.Payload, &payload) == nil {
+		ev.ResourceID = plainString(payload["id"], 64)
+		ev.ClientID = plainString(payload["clientId"], 64)
+		ev.CheckID = plainString(payload["checkId"], 64)
+		ev.WorkflowSessionID = plainString(payload["workflowSessionId"], 64)
+		ev.Status = plainString(payload["status"], 40)
+		ev.Outcome = plainString(payload["outcome"], 40)
+		var result map[string]json.RawMessage
+		if json.Unmarshal(payload["result"], &result) == nil {
+			ev.ResultOutcome = plainString(result["outcome"], 40)
+		}
 	}
 	return ev, nil
 }
 
-// collect walks the payload for the few fields the operator is told: keys
-// named id or ending in Id (prefixed by where they stand), status and
-// outcome, each a short value of a plain form. Everything else (names,
-// e-mail addresses, addresses, dates of birth, document numbers) is left
-// where it is.
-func collect(ev *Event, path string, v any, depth int) {
-	if depth > 4 {
-		return
+// plainString is raw's value when it is a JSON string of a plain form of
+// at most max characters, else "".
+func plainString(raw json.RawMessage, max int) string {
+	var s string
+	if len(raw) == 0 || json.Unmarshal(raw, &s) != nil || !plain(s, max) {
+		return ""
 	}
-	m, ok := v.(map[string]any)
-	if !ok {
-		return
+	return s
+}
+
+// outcomes are the outcomes the status function tells.
+var outcomes = map[string]bool{"clear": true, "attention": true, "rejected": true}
+
+// clientStatus is what ev says of its client's verification, if anything:
+// workflow session events give the status (and, completed, the outcome),
+// completed checks the outcome. Event names are matched by their last
+// part, since ComplyCube's workflow event names are not confirmed.
+func clientStatus(ev Event, now time.Time) (state.ClientStatus, bool) {
+	if ev.ClientID == "" {
+		return state.ClientStatus{}, false
 	}
-	for k, x := range m {
-		s, isString := x.(string)
-		switch {
-		case isString && (k == "id" || strings.HasSuffix(k, "Id")) && plain(s, 64):
-			if ev.IDs == nil {
-				ev.IDs = map[string]string{}
-			}
-			name := k
-			if k == "id" {
-				name = strings.TrimSuffix(path, ".")
-				if name == "" {
-					name = "resource"
-				}
-				name += "Id"
-			}
-			if len(ev.IDs) < 10 {
-				ev.IDs[name] = s
-			}
-		case isString && k == "status" && plain(s, 40) && ev.Status == "":
-			ev.Status = s
-		case isString && k == "outcome" && plain(s, 40) && ev.Outcome == "":
-			ev.Outcome = s
-		case !isString:
-			collect(ev, path+k+".", x, depth+1)
+	at, err := time.Parse(time.RFC3339Nano, ev.CreatedAt)
+	if err != nil {
+		at = now
+	}
+	st := state.ClientStatus{UpdatedAt: at.UTC()}
+	parts := strings.Split(ev.Type, ".")
+	last := parts[len(parts)-1]
+	switch {
+	case strings.HasPrefix(ev.Type, "workflow.session.") || strings.HasPrefix(ev.Type, "workflowSession."):
+		switch last {
+		case "started":
+			st.Status = state.StatusStarted
+		case "processing":
+			st.Status = state.StatusProcessing
+		case "completed", "complete":
+			st.Status = state.StatusCompleted
+		case "cancelled", "abandoned":
+			st.Status = state.StatusCancelled
+		default:
+			return state.ClientStatus{}, false
 		}
+		if st.Status == state.StatusCompleted && outcomes[ev.Outcome] {
+			st.Outcome = ev.Outcome
+		}
+	case ev.Type == "check.completed" || strings.HasPrefix(ev.Type, "check.completed."):
+		st.Status = state.StatusCompleted
+		switch {
+		case outcomes[ev.ResultOutcome]:
+			st.Outcome = ev.ResultOutcome
+		case outcomes[ev.Outcome]:
+			st.Outcome = ev.Outcome
+		case outcomes[last]:
+			st.Outcome = last
+		}
+	default:
+		return state.ClientStatus{}, false
 	}
+	return st, true
 }
 
 // plain reports a value of at most max characters of letters, digits and
@@ -317,20 +364,20 @@ func plain(s string, max int) bool {
 	return true
 }
 
-// subject is the message's short subject: the event type and its IDs
-// (SNS allows 100 characters).
+// subject is the message's short subject: the event type, its outcome or
+// status, and its client (SNS allows 100 characters).
 func subject(ev Event) string {
 	s := "ComplyCube " + ev.Type
-	if ev.Outcome != "" {
+	switch {
+	case ev.ResultOutcome != "":
+		s += " (" + ev.ResultOutcome + ")"
+	case ev.Outcome != "":
 		s += " (" + ev.Outcome + ")"
-	} else if ev.Status != "" {
+	case ev.Status != "":
 		s += " (" + ev.Status + ")"
 	}
-	for _, k := range sortedKeys(ev.IDs) {
-		if len(s)+len(k)+len(ev.IDs[k])+3 > 100 {
-			break
-		}
-		s += " " + k + "=" + ev.IDs[k]
+	if ev.ClientID != "" {
+		s += " clientId=" + ev.ClientID
 	}
 	if len(s) > 100 {
 		s = s[:100]
@@ -338,18 +385,10 @@ func subject(ev Event) string {
 	return s
 }
 
+// message is the body: the Event's fields, in a fixed order.
 func message(ev Event) string {
 	b, _ := json.MarshalIndent(ev, "", "  ")
 	return string(b)
-}
-
-func sortedKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 func ok() api.Response {
@@ -371,6 +410,15 @@ func (rc *Receiver) logRequest(req api.Request, o outcome, first bool, start tim
 	}
 	if o.published {
 		rec.Attrs = append(rec.Attrs, slog.Bool("published", true))
+	}
+	if o.unreadable {
+		rec.Attrs = append(rec.Attrs, slog.Bool("unreadable", true))
+	}
+	if o.recorded {
+		rec.Attrs = append(rec.Attrs, slog.Bool("statusRecorded", true))
+	}
+	if o.stateError != nil {
+		rec.Attrs = append(rec.Attrs, slog.String("stateError", o.stateError.Error()))
 	}
 	rec.Metrics = metrics(o, first)
 	rc.log.Write(&rec)

@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"github.com/complycube-session/createsession/handler"
+	"github.com/complycube-session/createsession/internal/lambda/warmconn"
 )
 
 // The endpoints the function calls, without the trailing slash that the
@@ -57,7 +58,7 @@ type Response = handler.UpstreamResponse
 type Client struct {
 	base    string // the base URL, no trailing slash
 	http    *http.Client
-	prewarm *prewarmDialer // nil when a proxy is in the way
+	prewarm *warmconn.Dialer
 	timeout time.Duration
 	// minRetryBudget is the least time that must remain before the caller's
 	// deadline, after the back-off, for a retry to be worth starting.
@@ -90,11 +91,9 @@ func New(cfg Config) (*Client, error) {
 	}
 	transport := NewTransport()
 	transport.TLSClientConfig.RootCAs = cfg.RootCAs
-	var prewarm *prewarmDialer
-	if proxy, err := transport.Proxy(&http.Request{URL: u}); err == nil && proxy == nil {
-		prewarm = newPrewarmDialer(u, transport.TLSClientConfig)
-		prewarm.install(transport)
-	}
+	// Install dials nothing in advance when a proxy is in the way.
+	prewarm := warmconn.New(u, transport.TLSClientConfig)
+	prewarm.Install(transport)
 	return &Client{
 		base:    strings.TrimRight(base, "/"),
 		prewarm: prewarm,
@@ -125,14 +124,14 @@ func NewTransport() *http.Transport {
 // Prewarm starts opening a connection to the API (TCP, and the TLS
 // handshake for https) in the background and keeps it for the first call,
 // so that a cold start pays for it while it also reads the key. A call made
-// before it is ready waits for it rather than dialing a second one. wait
+// before it is ready waits for it rather than dialing a second one. If
+// ComplyCube has closed it by the time the first call wants it (idle too
+// long), the call notices before sending anything and dials again, so even
+// a client creation, never retried once sent, is safe (see warmconn). wait
 // returns when it is done; its error is worth logging only, since the first
 // call then dials as usual.
 func (c *Client) Prewarm(ctx context.Context) (wait func() error) {
-	if c.prewarm == nil {
-		return func() error { return nil }
-	}
-	return c.prewarm.start(ctx)
+	return c.prewarm.Start(ctx)
 }
 
 // Endpoint is the URL session calls post to.

@@ -96,20 +96,6 @@ func TestPrewarmWhileInProgress(t *testing.T) {
 	}
 }
 
-// TestPrewarmStale: a connection made long ago is not used.
-func TestPrewarmStale(t *testing.T) {
-	srv, conns := countingServer(t, false, false, ok)
-	c, _ := New(Config{BaseURL: srv.URL})
-	c.Prewarm(context.Background())()
-	c.prewarm.now = func() time.Time { return time.Now().Add(warmConnMaxAge + time.Second) }
-	if _, err := c.CreateFlowSession(context.Background(), "k", []byte(`{}`)); err != nil {
-		t.Fatal(err)
-	}
-	if n := conns.Load(); n != 2 {
-		t.Errorf("%d connections, want 2 (the stale one dropped)", n)
-	}
-}
-
 // TestPrewarmFailureIsHarmless: when the API is down at init, the first
 // call dials as usual.
 func TestPrewarmFailureIsHarmless(t *testing.T) {

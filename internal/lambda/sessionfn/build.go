@@ -13,19 +13,22 @@ import (
 
 	"github.com/complycube-session/createsession/handler"
 	"github.com/complycube-session/createsession/handler/api"
+	"github.com/complycube-session/createsession/handler/state"
 	"github.com/complycube-session/createsession/internal/lambda/apigateway"
 	"github.com/complycube-session/createsession/internal/lambda/complycube"
 	"github.com/complycube-session/createsession/internal/lambda/emf"
 	"github.com/complycube-session/createsession/internal/lambda/secret"
 	"github.com/complycube-session/createsession/internal/lambda/startup"
+	"github.com/complycube-session/createsession/internal/lambda/statestore"
 )
 
 // Build logs the configuration's warnings, reads the secret once (a
 // failure is logged, not fatal) while it connects to ComplyCube in advance,
 // and returns the function as the Lambda runtime calls it. cfg must hold a
-// secret ID or an API key. log takes the start-up lines; requests, when
-// nil, are written to it as JSON lines with embedded metrics.
-func Build(ctx context.Context, cfg Config, log *slog.Logger, requests api.RequestLog) (apigateway.Lambda, error) {
+// secret ID or an API key. store is the shared state. log takes the
+// start-up lines; requests, when nil, are written to it as JSON lines with
+// embedded metrics.
+func Build(ctx context.Context, cfg Config, store state.Store, log *slog.Logger, requests api.RequestLog) (apigateway.Lambda, error) {
 	// Parsing the system's CA bundle takes milliseconds; both TLS handshakes
 	// of init need it, but only after their TCP connects. Load it meanwhile.
 	go x509.SystemCertPool()
@@ -64,7 +67,7 @@ func Build(ctx context.Context, cfg Config, log *slog.Logger, requests api.Reque
 	if requests == nil {
 		requests = emf.New(log, cfg.FunctionName)
 	}
-	return apigateway.Lambda{Handler: handler.NewSessionStarter(cfg.Config, keys, client, requests), Log: log, MaxBody: handler.MaxBodyBytes}, nil
+	return apigateway.Lambda{Handler: handler.NewSessionStarter(cfg.Config, keys, client, store, requests), Log: log, MaxBody: handler.MaxBodyBytes}, nil
 }
 
 // The adapters implement the core's ports.
@@ -80,7 +83,11 @@ func FromEnv(ctx context.Context, getenv func(string) string, log *slog.Logger) 
 	cfg, err := LoadConfig(getenv)
 	var fn apigateway.Lambda
 	if err == nil {
-		fn, err = Build(ctx, cfg, log, nil)
+		need := ""
+		if cfg.ClientSource != handler.SourceRequest {
+			need = "the create-session function (sign-up limits, invitation counts, status tokens)"
+		}
+		fn, err = Build(ctx, cfg, statestore.Open(ctx, cfg.StateTable, log, need), log, nil)
 	}
 	if err != nil {
 		startup.LogError(log, err)

@@ -11,13 +11,14 @@ import (
 	"github.com/complycube-session/createsession/handler/invitation"
 	"github.com/complycube-session/createsession/internal/lambda/complycube"
 	"github.com/complycube-session/createsession/internal/lambda/startup"
+	"github.com/complycube-session/createsession/internal/lambda/statestore"
 )
 
 // Environment variable names, as the README documents them.
 // (Those that other functions read too are in package startup.)
 const (
 	EnvBaseURL                = "COMPLYCUBE_BASE_URL"
-	EnvAllowedOrigins         = "ALLOWED_ORIGINS"
+	EnvAllowedOrigins         = startup.EnvAllowedOrigins
 	EnvAllowedRedirectOrigins = "ALLOWED_REDIRECT_ORIGINS"
 	EnvWorkflowTemplateIDs    = "WORKFLOW_TEMPLATE_IDS"
 	EnvUpstreamTimeout        = "UPSTREAM_TIMEOUT"
@@ -41,6 +42,7 @@ type Config struct {
 	// AWS_LAMBDA_FUNCTION_NAME, "local" elsewhere.
 	FunctionName    string
 	UpstreamTimeout time.Duration
+	StateTable      string
 	// Warnings found while parsing, logged at start.
 	Warnings []string
 }
@@ -55,6 +57,7 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		WebhookSecret:   strings.TrimSpace(getenv(startup.EnvWebhookSecret)),
 		BaseURL:         strings.TrimSpace(getenv(EnvBaseURL)),
 		UpstreamTimeout: DefaultUpstreamTimeout,
+		StateTable:      strings.TrimSpace(getenv(statestore.EnvStateTable)),
 		FunctionName:    strings.TrimSpace(getenv(startup.EnvFunctionName)),
 	}
 	c.ClientSource = handler.SourceRequest

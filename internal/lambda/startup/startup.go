@@ -16,6 +16,9 @@ import (
 // The variables more than one function reads (docs/configuration.md).
 const (
 	EnvSecretID = "COMPLYCUBE_SECRET_ID"
+	// EnvAllowedOrigins: the browser-facing functions (create-session and
+	// status) share the list.
+	EnvAllowedOrigins = "ALLOWED_ORIGINS"
 	// EnvFunctionName is set by Lambda itself: the metrics' Function
 	// dimension.
 	EnvFunctionName = "AWS_LAMBDA_FUNCTION_NAME"

@@ -10,20 +10,23 @@ import (
 	"log/slog"
 
 	"github.com/complycube-session/createsession/handler/api"
+	"github.com/complycube-session/createsession/handler/state"
 	"github.com/complycube-session/createsession/handler/webhook"
 	"github.com/complycube-session/createsession/internal/lambda/apigateway"
 	"github.com/complycube-session/createsession/internal/lambda/emf"
 	"github.com/complycube-session/createsession/internal/lambda/secret"
 	"github.com/complycube-session/createsession/internal/lambda/snstopic"
 	"github.com/complycube-session/createsession/internal/lambda/startup"
+	"github.com/complycube-session/createsession/internal/lambda/statestore"
 )
 
 // Build reads the secret once (a failure is logged, not fatal: the
 // function answers 503 and reads again) and returns the webhook function
 // as the Lambda runtime calls it, publishing through publisher (the SNS
-// topic on Lambda, a log line in the dev server). requests, when nil, are
+// topic on Lambda, a log line in the dev server), claiming events and
+// recording statuses in store. requests, when nil, are
 // written to log as JSON lines with embedded metrics.
-func Build(ctx context.Context, cfg Config, publisher webhook.Publisher, log *slog.Logger, requests api.RequestLog) apigateway.Lambda {
+func Build(ctx context.Context, cfg Config, publisher webhook.Publisher, store state.Store, log *slog.Logger, requests api.RequestLog) apigateway.Lambda {
 	var fetcher secret.Fetcher = secret.Static{WebhookSecret: cfg.WebhookSecret}
 	if cfg.SecretID != "" {
 		fetcher = secret.NewSecretsManagerFetcher(cfg.SecretID)
@@ -35,7 +38,7 @@ func Build(ctx context.Context, cfg Config, publisher webhook.Publisher, log *sl
 	if requests == nil {
 		requests = emf.New(log, cfg.FunctionName)
 	}
-	return apigateway.Lambda{Handler: webhook.New(secrets, publisher, requests), Log: log, MaxBody: webhook.MaxBodyBytes}
+	return apigateway.Lambda{Handler: webhook.New(secrets, publisher, store, requests), Log: log, MaxBody: webhook.MaxBodyBytes}
 }
 
 // FromEnv reads the webhook function's configuration through getenv and
@@ -47,7 +50,8 @@ func FromEnv(ctx context.Context, getenv func(string) string, log *slog.Logger) 
 		startup.LogError(log, err)
 		return apigateway.Lambda{}, err
 	}
-	return Build(ctx, cfg, snstopic.New(cfg.TopicARN, nil), log, nil), nil
+	store := statestore.Open(ctx, cfg.StateTable, log, "the webhook function (events told exactly once, each client's status)")
+	return Build(ctx, cfg, snstopic.New(cfg.TopicARN, nil), store, log, nil), nil
 }
 
 // The adapters implement the webhook core's ports.

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/complycube-session/createsession/internal/lambda/startup"
+	"github.com/complycube-session/createsession/internal/lambda/statestore"
 )
 
 // EnvTopicARN names the SNS topic the webhook function publishes to.
@@ -17,6 +18,7 @@ type Config struct {
 	WebhookSecret string // local runs only (WEBHOOK_SECRET)
 	TopicARN      string
 	FunctionName  string
+	StateTable    string
 }
 
 var topicARN = regexp.MustCompile(`^arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]{1,256}$`)
@@ -30,6 +32,7 @@ func LoadConfig(getenv func(string) string, local bool) (Config, error) {
 		WebhookSecret: strings.TrimSpace(getenv(startup.EnvWebhookSecret)),
 		TopicARN:      strings.TrimSpace(getenv(EnvTopicARN)),
 		FunctionName:  strings.TrimSpace(getenv(startup.EnvFunctionName)),
+		StateTable:    strings.TrimSpace(getenv(statestore.EnvStateTable)),
 	}
 	if c.SecretID != "" {
 		c.WebhookSecret = "" // the secret holds it

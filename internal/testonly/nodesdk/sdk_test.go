@@ -18,6 +18,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/complycube-session/createsession/internal/lambda/memstate"
 	"github.com/complycube-session/createsession/internal/lambda/sessionfn"
 	"github.com/complycube-session/createsession/internal/local/simulator"
 )
@@ -154,7 +155,7 @@ func TestOfficialNodeSDK(t *testing.T) {
 	}
 
 	// The function's own calls, for the same person and session.
-	fn, err := sessionfn.Build(context.Background(), mustConfig(t, srv.URL), slog.New(slog.NewJSONHandler(io.Discard, nil)), nil)
+	fn, err := sessionfn.Build(context.Background(), mustConfig(t, srv.URL), memstate.New(), slog.New(slog.NewJSONHandler(io.Discard, nil)), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,8 +13,11 @@ import (
 )
 
 // maxBootstrapBytes is the size a bootstrap must stay under: a smaller
-// binary is a smaller zip and a faster cold start.
-const maxBootstrapBytes = 10 << 20
+// binary is a smaller zip and a faster cold start. 12 MiB since every
+// function links the DynamoDB client for the shared state: measured on
+// 2026-12-01, create-session 10.8 MB, webhook 11.0 MB, status 10.3 MB
+// (create-session was 10.0 MB before the table).
+const maxBootstrapBytes = 12 << 20
 
 var buildTarget = regexp.MustCompile(`(?m)^build-([A-Za-z0-9]+):`)
 

@@ -4,8 +4,10 @@
 // (aws-sam-translator, what CloudFormation runs on the template, driven by
 // transform.py) turns it into the CloudFormation a `sam deploy` with
 // samconfig.toml's values would send; the project's own checks (Facts)
-// read that, roles and policies included. It also checks samconfig.toml,
+// read that, roles and policies included (each function's exact actions
+// on the shared state's one DynamoDB table, and nothing secret for the
+// status function), and the table itself. It also checks samconfig.toml,
 // builds every function through the Makefile as `sam build` does, and feeds
-// every sample event in events/ to the real bootstrap under the Lambda
-// Runtime Interface Emulator.
+// every sample event in events/ to the real bootstrap of its function under
+// the Lambda Runtime Interface Emulator.
 package samtemplate

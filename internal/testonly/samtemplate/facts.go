@@ -106,12 +106,14 @@ func Facts(s *Stack, root string) []error {
 	errs = append(errs, checkRoutes(s, FunctionID, "/sessions", "post", "options")...)
 	errs = append(errs, checkThrottling(s)...)
 
-	// Least privilege: the function's role reads the one secret and, when
-	// one is given, decrypts with the one KMS key through Secrets Manager.
-	errs = append(errs, checkRole(s, fn, map[string]string{
+	// Least privilege: the function's role reads the one secret, when one
+	// is given decrypts with the one KMS key through Secrets Manager, and
+	// uses the items of the one table that it needs.
+	errs = append(errs, checkRole(s, fn, withTable(map[string]string{
 		"secretsmanager:GetSecretValue": param("ComplyCubeSecretArn"),
 		"kms:Decrypt":                   param("SecretKmsKeyArn"),
-	})...)
+	}, TableActions[FunctionID]))...)
+	errs = append(errs, checkTableActions(s, FunctionID)...)
 	for id, r := range s.Resources {
 		if path := findStar(r.Properties, id); path != "" {
 			fail("a * resource or action at %s", path)
@@ -163,6 +165,9 @@ func Facts(s *Stack, root string) []error {
 	}
 
 	errs = append(errs, webhookFacts(s)...)
+	errs = append(errs, statusFacts(s)...)
+	errs = append(errs, stateTableFacts(s)...)
+	errs = append(errs, stateEnvFacts(s)...)
 	errs = append(errs, alarmFacts(s, scalar(p["FunctionName"]))...)
 
 	// Outputs.
@@ -228,11 +233,12 @@ func webhookFacts(s *Stack) []error {
 	}
 	errs = append(errs, checkCertEnv(WebhookID, vars)...)
 	errs = append(errs, checkRoutes(s, WebhookID, "/webhooks", "post")...)
-	errs = append(errs, checkRole(s, fn, map[string]string{
+	errs = append(errs, checkRole(s, fn, withTable(map[string]string{
 		"secretsmanager:GetSecretValue": s.Values["ComplyCubeSecretArn"],
 		"sns:Publish":                   "arn:aws:sns:" + pseudo["AWS::Region"] + ":" + pseudo["AWS::AccountId"] + ":AlertTopic.TopicName",
 		"kms:Decrypt":                   s.Values["SecretKmsKeyArn"],
-	})...)
+	}, TableActions[WebhookID]))...)
+	errs = append(errs, checkTableActions(s, WebhookID)...)
 	want := "https://SessionsApi.execute-api." + pseudo["AWS::Region"] + "." + pseudo["AWS::URLSuffix"] + "/webhooks"
 	if o, _ := s.Outputs["WebhookEndpoint"].(map[string]any); o["Value"] != want {
 		fail("output WebhookEndpoint is %v, want %s", o["Value"], want)
@@ -442,20 +448,71 @@ func checkThrottling(s *Stack) []error {
 // each on its one resource ("" means the action must not be granted), and
 // no managed policy but basicExecutionRole.
 func checkRole(s *Stack, fn Resource, allowed map[string]string) []error {
+	roleID, grants, err := roleGrants(s, fn)
+	if err != nil {
+		return []error{err}
+	}
 	var errs []error
+	managed, _ := s.Resources[roleID].Properties["ManagedPolicyArns"].([]any)
+	for _, m := range managed {
+		if m != basicExecutionRole {
+			errs = append(errs, fmt.Errorf("role %s has managed policy %v: only writing its logs (%s) may come from a managed policy", roleID, m, basicExecutionRole))
+		}
+	}
+	granted := map[string]bool{}
+	for _, g := range grants {
+		want, ok := allowed[g.Action]
+		if !ok || want == "" {
+			errs = append(errs, fmt.Errorf("role %s allows %s, which the function does not need", roleID, g.Action))
+			continue
+		}
+		if g.Resource != want {
+			errs = append(errs, fmt.Errorf("role %s allows %s on %s, want only %s (%s)", roleID, g.Action, g.Resource, want, resourceOrigin(want)))
+		}
+		if g.Action == "kms:Decrypt" && !strings.Contains(g.Condition, "secretsmanager.") {
+			errs = append(errs, fmt.Errorf("role %s allows kms:Decrypt other than through Secrets Manager", roleID))
+		}
+		granted[g.Action] = true
+	}
+	for action, res := range allowed {
+		if res != "" && !granted[action] {
+			errs = append(errs, fmt.Errorf("role %s does not allow %s on %s", roleID, action, res))
+		}
+	}
+	return errs
+}
+
+// resourceOrigin says where the one resource an action may be granted on
+// comes from, for the messages.
+func resourceOrigin(res string) string {
+	switch {
+	case res == stateTableARN:
+		return "the stack's StateTable"
+	case strings.Contains(res, ":sns:"):
+		return "the stack's AlertTopic"
+	case strings.Contains(res, ":kms:"):
+		return "parameter SecretKmsKeyArn"
+	}
+	return "parameter ComplyCubeSecretArn"
+}
+
+// Grant is one action that a statement of a role allows.
+type Grant struct {
+	Action    string
+	Resource  string // flat: space-separated and sorted when a list
+	Condition string // flat
+}
+
+// roleGrants returns the ID of the function's role (a role of the stack)
+// and every action its inline policies allow.
+func roleGrants(s *Stack, fn Resource) (string, []Grant, error) {
 	roleRef, _ := fn.Properties["Role"].(string)
 	roleID, _, _ := strings.Cut(roleRef, ".")
 	role, ok := s.Resources[roleID]
 	if !ok || role.Type != "AWS::IAM::Role" {
-		return []error{fmt.Errorf("the function's Role %q is not a role of this stack", roleRef)}
+		return "", nil, fmt.Errorf("the function's Role %q is not a role of this stack", roleRef)
 	}
-	managed, _ := role.Properties["ManagedPolicyArns"].([]any)
-	for _, m := range managed {
-		if m != basicExecutionRole {
-			errs = append(errs, fmt.Errorf("role %s has managed policy %v: only the secret read (and writing its logs) is allowed", roleID, m))
-		}
-	}
-	granted := map[string]bool{}
+	var grants []Grant
 	policies, _ := role.Properties["Policies"].([]any)
 	for _, pol := range policies {
 		pm, _ := pol.(map[string]any)
@@ -467,27 +524,11 @@ func checkRole(s *Stack, fn Resource, allowed map[string]string) []error {
 				continue
 			}
 			for _, action := range strings.Fields(flat(sm["Action"])) {
-				want, ok := allowed[action]
-				if !ok || want == "" {
-					errs = append(errs, fmt.Errorf("role %s allows %s, which the function does not need", roleID, action))
-					continue
-				}
-				if res := flat(sm["Resource"]); res != want {
-					errs = append(errs, fmt.Errorf("role %s allows %s on %s, want only %s (parameter ComplyCubeSecretArn or SecretKmsKeyArn)", roleID, action, res, want))
-				}
-				if action == "kms:Decrypt" && !strings.Contains(flat(sm["Condition"]), "secretsmanager.") {
-					errs = append(errs, fmt.Errorf("role %s allows kms:Decrypt other than through Secrets Manager", roleID))
-				}
-				granted[action] = true
+				grants = append(grants, Grant{Action: action, Resource: flat(sm["Resource"]), Condition: flat(sm["Condition"])})
 			}
 		}
 	}
-	for action, res := range allowed {
-		if res != "" && !granted[action] {
-			errs = append(errs, fmt.Errorf("role %s does not allow %s on %s", roleID, action, res))
-		}
-	}
-	return errs
+	return roleID, grants, nil
 }
 
 // flat writes a policy value (a string, a list, a map) as space-separated

@@ -141,6 +141,33 @@ func TestTemplateMistakes(t *testing.T) {
 		{"a webhook timeout past ComplyCube's 15 s", "      Timeout: 10", "      Timeout: 20", "under ComplyCube's 15 s"},
 		{"Go's default root loading on AL2023", "        SSL_CERT_DIR: /nonexistent\n", "", "SSL_CERT_DIR is \"\""},
 		{"the secret policy on another secret", "            SecretArn: !Ref ComplyCubeSecretArn", "            SecretArn: arn:aws:secretsmanager:eu-west-1:123456789012:secret:other-AbCdEf", "want only arn:aws:secretsmanager:eu-west-1:123456789012:secret:complycube/api-key"},
+		// The shared state (CONTRACT.md, "Memory across instances").
+		{"SAM's DynamoDBCrudPolicy on a function", "        - Statement:\n            - Effect: Allow\n              Action:\n                - dynamodb:GetItem\n                - dynamodb:PutItem\n                - dynamodb:UpdateItem\n              Resource: !GetAtt StateTable.Arn\n", "        - DynamoDBCrudPolicy:\n            TableName: !Ref StateTable\n", "CreateSessionFunctionRole allows dynamodb:Scan"},
+		{"Scan granted to the webhook", "                - dynamodb:DeleteItem\n", "                - dynamodb:DeleteItem\n                - dynamodb:Scan\n", "WebhookFunctionRole allows DynamoDB actions [dynamodb:DeleteItem dynamodb:GetItem dynamodb:PutItem dynamodb:Scan]"},
+		{"BatchWriteItem granted to the create-session function", "                - dynamodb:UpdateItem\n", "                - dynamodb:UpdateItem\n                - dynamodb:BatchWriteItem\n", "CreateSessionFunctionRole allows dynamodb:BatchWriteItem, which the function does not need"},
+		{"a create-session action missing (its counters fail closed)", "                - dynamodb:UpdateItem\n", "", "CreateSessionFunctionRole does not allow dynamodb:UpdateItem"},
+		{"the table's actions on every table", "                - dynamodb:UpdateItem\n              Resource: !GetAtt StateTable.Arn", "                - dynamodb:UpdateItem\n              Resource: !Sub 'arn:aws:dynamodb:${AWS::Region}:${AWS::AccountId}:table/*'", "want only StateTable.Arn (the stack's StateTable, no index, no other table)"},
+		{"the status function writing", "              Action: dynamodb:GetItem\n", "              Action: [dynamodb:GetItem, dynamodb:PutItem]\n", "StatusFunctionRole allows dynamodb:PutItem, which the function does not need"},
+		{"the status function given the secret", "              Action: dynamodb:GetItem\n              Resource: !GetAtt StateTable.Arn\n", "              Action: dynamodb:GetItem\n              Resource: !GetAtt StateTable.Arn\n        - AWSSecretsManagerGetSecretValuePolicy:\n            SecretArn: !Ref ComplyCubeSecretArn\n", "allows secretsmanager:GetSecretValue: the status function holds no secret"},
+		{"the status function given the topic", "              Action: dynamodb:GetItem\n              Resource: !GetAtt StateTable.Arn\n", "              Action: dynamodb:GetItem\n              Resource: !GetAtt StateTable.Arn\n        - SNSPublishMessagePolicy:\n            TopicName: !GetAtt AlertTopic.TopicName\n", "allows sns:Publish: the status function tells no topic"},
+		{"the status function given the secret's name", "          ALLOWED_ORIGINS: !Ref AllowedOrigins\n      Policies:\n        # Least privilege: read items", "          ALLOWED_ORIGINS: !Ref AllowedOrigins\n          COMPLYCUBE_SECRET_ID: !Ref ComplyCubeSecretArn\n      Policies:\n        # Least privilege: read items", "StatusFunction has COMPLYCUBE_SECRET_ID"},
+		{"the status function with other origins", "          ALLOWED_ORIGINS: !Ref AllowedOrigins\n      Policies:\n        # Least privilege: read items", "          ALLOWED_ORIGINS: '*'\n      Policies:\n        # Least privilege: read items", "StatusFunction: ALLOWED_ORIGINS is \"*\""},
+		{"a sort key", "        - AttributeName: pk\n          KeyType: HASH\n", "        - AttributeName: pk\n          KeyType: HASH\n        - AttributeName: sk\n          KeyType: RANGE\n", "want partition key pk and no sort key"},
+		{"a numeric partition key", "          AttributeType: S\n", "          AttributeType: N\n", "want pk as a string (S)"},
+		{"TTL on another attribute", "        AttributeName: ttl\n", "        AttributeName: expiresAt\n", "TimeToLiveSpecification AttributeName=expiresAt Enabled=true, want attribute ttl"},
+		{"TTL disabled", "        AttributeName: ttl\n        Enabled: true\n", "        AttributeName: ttl\n        Enabled: false\n", "TimeToLiveSpecification AttributeName=ttl Enabled=false, want attribute ttl, enabled"},
+		{"provisioned billing", "      BillingMode: PAY_PER_REQUEST\n", "      BillingMode: PROVISIONED\n      ProvisionedThroughput:\n        ReadCapacityUnits: 1\n        WriteCapacityUnits: 1\n", "BillingMode PROVISIONED"},
+		{"no encryption at rest", "        SSEEnabled: true\n", "        SSEEnabled: false\n", "want SSEEnabled true"},
+		{"no STATE_TABLE at all", "        STATE_TABLE: !Ref StateTable\n", "", "StatusFunction has no STATE_TABLE"},
+		{"a function whose STATE_TABLE is empty", "          ALLOWED_ORIGINS: !Ref AllowedOrigins\n      Policies:\n        # Least privilege: read items", "          ALLOWED_ORIGINS: !Ref AllowedOrigins\n          STATE_TABLE: ''\n      Policies:\n        # Least privilege: read items", "StatusFunction: STATE_TABLE is \"\", want a Ref to the stack's StateTable"},
+		{"a function on another table", "          ALERT_TOPIC_ARN: !Ref AlertTopic\n", "          ALERT_TOPIC_ARN: !Ref AlertTopic\n          STATE_TABLE: complycube-state\n", "WebhookFunction: STATE_TABLE is \"complycube-state\""},
+		// The status function (CONTRACT.md, "The person comes back").
+		{"no status route", "            Path: /sessions/status\n            Method: POST\n", "            Path: /status\n            Method: POST\n", "no HTTP API route POST /sessions/status to StatusFunction"},
+		{"no status preflight route", "            Path: /sessions/status\n            Method: OPTIONS\n", "            Path: /sessions/status\n            Method: GET\n", "no HTTP API route OPTIONS /sessions/status to StatusFunction"},
+		{"the status route on an API of its own", "            ApiId: !Ref SessionsApi\n            Path: /sessions/status\n            Method: POST\n", "            Path: /sessions/status\n            Method: POST\n", "must be on the same API as /sessions"},
+		{"a status function only some deployments get", "  StatusFunction:\n    Type: AWS::Serverless::Function\n", "  StatusFunction:\n    Type: AWS::Serverless::Function\n    Condition: HasAlarmEmail\n", "no AWS::Lambda::Function StatusFunction"},
+		{"the status function logging into the webhook's group", "        LogGroup: !Ref StatusLogGroup\n", "        LogGroup: !Ref WebhookLogGroup\n", "StatusFunction shares log group WebhookLogGroup"},
+		{"no status endpoint output", "    Value: !Sub 'https://${SessionsApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}/sessions/status'", "    Value: !Sub 'https://${SessionsApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}/status'", "output StatusEndpoint is"},
 	}
 	dir := t.TempDir()
 	var paths []string
@@ -234,15 +261,30 @@ func TestSamConfig(t *testing.T) {
 	if err := json.Unmarshal(read(t, "events/env.json"), &envFile); err != nil {
 		t.Fatal(err)
 	}
-	if keys := mapKeys(envFile); !slices.Equal(keys, []string{FunctionID}) {
-		t.Errorf("events/env.json top-level keys %v, want [%s]", keys, FunctionID)
+	// One section per function that has sample events (events_test.go),
+	// each named by its logical ID, as sam local looks them up.
+	if keys := mapKeys(envFile); !slices.Equal(keys, []string{FunctionID, StatusID}) {
+		t.Errorf("events/env.json top-level keys %v, want [%s %s]", keys, FunctionID, StatusID)
 	}
-	envProp, _ := stack.Resources[FunctionID].Properties["Environment"].(map[string]any)
-	declared, _ := envProp["Variables"].(map[string]any)
-	for name := range envFile[FunctionID] {
-		// sam local sets only variables the template declares.
-		if _, ok := declared[name]; !ok {
-			t.Errorf("events/env.json sets %s, which the template does not declare (sam local would ignore it)", name)
+	for id, vars := range envFile {
+		fn, ok := stack.Resources[id]
+		if !ok || fn.Type != "AWS::Lambda::Function" {
+			t.Errorf("events/env.json has a section %s, which is not a function of the template", id)
+			continue
+		}
+		envProp, _ := fn.Properties["Environment"].(map[string]any)
+		declared, _ := envProp["Variables"].(map[string]any)
+		for name := range vars {
+			// sam local sets only variables the template declares.
+			if _, ok := declared[name]; !ok {
+				t.Errorf("events/env.json sets %s for %s, which the template does not declare for it (sam local would ignore it)", name, id)
+			}
+		}
+		// sam local resolves !Ref StateTable to the name "StateTable",
+		// which no developer's account has: the sample runs keep the state
+		// in memory instead, and say so.
+		if v, ok := vars[EnvStateTable]; !ok || v != "" {
+			t.Errorf("events/env.json: %s's %s is %q (set: %v), want \"\" (no table: the state in the instance's memory)", id, EnvStateTable, v, ok)
 		}
 	}
 }

@@ -14,6 +14,7 @@ Usage: python3 transform.py PARAMS_JSON TEMPLATE...
 
 import copy
 import json
+import logging
 import os
 import sys
 
@@ -24,6 +25,10 @@ os.environ["AWS_REGION"] = REGION
 os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
 
 from samtranslator.model.exceptions import InvalidDocumentException
+# The transform records usage metrics that only AWS's own service
+# publishes, and warns for each template that they were not: one line of
+# noise per template on stderr, nothing about the template.
+logging.getLogger("samtranslator.metrics.metrics").setLevel(logging.ERROR)
 from samtranslator.translator.transform import transform
 from samtranslator.yaml_helper import yaml_parse
 

@@ -1,0 +1,66 @@
+// Package statusfn is the status function's wiring: it reads the
+// configuration from the environment and builds the reader from the core
+// (handler/status) and its adapters (the shared state, the log line). It
+// reads no secret and links neither the ComplyCube client nor Secrets
+// Manager's.
+package statusfn
+
+import (
+	"context"
+	"log/slog"
+	"strings"
+
+	"github.com/complycube-session/createsession/handler/api"
+	"github.com/complycube-session/createsession/handler/cors"
+	"github.com/complycube-session/createsession/handler/state"
+	"github.com/complycube-session/createsession/handler/status"
+	"github.com/complycube-session/createsession/internal/lambda/apigateway"
+	"github.com/complycube-session/createsession/internal/lambda/emf"
+	"github.com/complycube-session/createsession/internal/lambda/startup"
+	"github.com/complycube-session/createsession/internal/lambda/statestore"
+)
+
+// Config is the status function's configuration.
+type Config struct {
+	status.Config
+	StateTable   string
+	FunctionName string
+}
+
+// LoadConfig reads the configuration through getenv; a value that cannot
+// be parsed is an error naming its variable.
+func LoadConfig(getenv func(string) string) (Config, error) {
+	c := Config{
+		StateTable:   strings.TrimSpace(getenv(statestore.EnvStateTable)),
+		FunctionName: strings.TrimSpace(getenv(startup.EnvFunctionName)),
+	}
+	var err error
+	if c.AllowedOrigins, err = cors.ParseList(getenv(startup.EnvAllowedOrigins)); err != nil {
+		return Config{}, &startup.ConfigError{Variable: startup.EnvAllowedOrigins, Err: err}
+	}
+	return c, nil
+}
+
+// Build returns the status function as the Lambda runtime calls it,
+// reading store. requests, when nil, are written to log as JSON lines with
+// embedded metrics.
+func Build(cfg Config, store state.Store, log *slog.Logger, requests api.RequestLog) apigateway.Lambda {
+	if requests == nil {
+		requests = emf.New(log, cfg.FunctionName)
+	}
+	return apigateway.Lambda{Handler: status.New(cfg.Config, store, requests), Log: log, MaxBody: status.MaxBodyBytes}
+}
+
+// FromEnv reads the configuration through getenv and builds the function
+// on the configured table (the instance's memory without STATE_TABLE, with
+// a warning). A configuration error is logged, naming its variable, and
+// returned.
+func FromEnv(ctx context.Context, getenv func(string) string, log *slog.Logger) (apigateway.Lambda, error) {
+	cfg, err := LoadConfig(getenv)
+	if err != nil {
+		startup.LogError(log, err)
+		return apigateway.Lambda{}, err
+	}
+	store := statestore.Open(ctx, cfg.StateTable, log, "the status function")
+	return Build(cfg, store, log, nil), nil
+}
