@@ -22,4 +22,28 @@ type Config struct {
 	AllowedOrigins  cors.List
 	RedirectOrigins cors.List // AnyOrigin: any https URL
 	TemplateIDs     []string
+	// SupportEmails is the supportEmail allowlist (first: the default).
+	SupportEmails []string
+	// BotCheck: a sign-up must pass the bot check first.
+	BotCheck bool
+	// SignupLimits bound sign-ups, counted across instances.
+	SignupLimits SignupLimits
+	// InvitationMaxSessions is how many sessions one invitation may start
+	// over its life.
+	InvitationMaxSessions int
 }
+
+// SignupLimits are the sign-up limits (0: the default).
+type SignupLimits struct {
+	PerIP    int // per source address (IPv6: its /64) per hour
+	PerEmail int // per e-mail address per UTC day
+	PerDay   int // new clients per UTC day, all callers together
+}
+
+// The defaults of the limits (docs/configuration.md).
+const (
+	DefaultSignupsPerIP          = 5
+	DefaultSignupsPerEmail       = 3
+	DefaultSignupsPerDay         = 200
+	DefaultInvitationMaxSessions = 3
+)

@@ -43,18 +43,28 @@ type SessionStarter struct {
 	keys      Secrets
 	upstream  ComplyCube
 	store     state.Store
+	bots      BotCheck
+	limits    SignupLimits
 	log       api.RequestLog
 	now       func() time.Time
 	served    atomic.Bool
 }
 
 // NewSessionStarter returns a SessionStarter; store is the shared state
-// (status tokens, sign-up and invitation counts); log receives one record
-// per request.
-func NewSessionStarter(cfg Config, keys Secrets, upstream ComplyCube, store state.Store, log api.RequestLog) *SessionStarter {
+// (status tokens, sign-up and invitation counts); bots the bot check (nil
+// unless cfg.BotCheck: with cfg.BotCheck and no bots, every sign-up is a
+// 503, never let through); log receives one record per request.
+func NewSessionStarter(cfg Config, keys Secrets, upstream ComplyCube, store state.Store, bots BotCheck, log api.RequestLog) *SessionStarter {
+	limits := cfg.SignupLimits
+	limits.PerIP = orDefault(limits.PerIP, DefaultSignupsPerIP)
+	limits.PerEmail = orDefault(limits.PerEmail, DefaultSignupsPerEmail)
+	limits.PerDay = orDefault(limits.PerDay, DefaultSignupsPerDay)
+	cfg.InvitationMaxSessions = orDefault(cfg.InvitationMaxSessions, DefaultInvitationMaxSessions)
 	return &SessionStarter{
+		limits:    limits,
+		bots:      bots,
+		validator: Validator{TemplateIDs: cfg.TemplateIDs, RedirectOrigins: cfg.RedirectOrigins, Source: cfg.ClientSource, BotCheck: cfg.BotCheck, SupportEmails: cfg.SupportEmails},
 		cfg:       cfg,
-		validator: Validator{TemplateIDs: cfg.TemplateIDs, RedirectOrigins: cfg.RedirectOrigins, Source: cfg.ClientSource},
 		keys:      keys,
 		upstream:  upstream,
 		store:     store,
@@ -79,7 +89,15 @@ type outcome struct {
 	clientStatus  int
 	newClientID   string
 	invitationFor string // invitation: the client the token named
-	stateError    error  // the shared state failed where that did not change the answer
+	stateError    error  // the shared state failed
+	refusedFor    string // a sign-up refused before ComplyCube: bot, ip, email or day
+}
+
+func orDefault(n, def int) int {
+	if n <= 0 {
+		return def
+	}
+	return n
 }
 
 // Serve answers one request. It never panics: an unexpected panic becomes a
@@ -174,7 +192,23 @@ func (h *SessionStarter) serve(ctx context.Context, req api.Request, originAllow
 		} else if vr.session.WorkflowTemplateID == "" {
 			return invalidOutcome(invalid("workflowTemplateId", "'workflowTemplateId' is required"))
 		}
+		if o, ok := h.countInvitation(ctx, vr.invitation, inv); !ok {
+			o.invitationFor = inv.ClientID
+			return o
+		}
 	case SourceSignup:
+		if h.cfg.BotCheck {
+			if o, ok := h.checkBot(ctx, vr.botToken, req.SourceIP); !ok {
+				return o
+			}
+		}
+		hashKey, err := h.keys.HashKey(ctx)
+		if err != nil {
+			return keyUnavailable(err)
+		}
+		if o, ok := h.takeSignupPlaces(ctx, hashKey, req.SourceIP, vr.client.Email); !ok {
+			return o
+		}
 		body, err := json.Marshal(vr.client)
 		if err != nil {
 			return fail(http.StatusInternalServerError, api.TypeInternalError, "The request could not be handled.", err)
@@ -220,6 +254,12 @@ func invalidOutcome(ferr *fieldError) outcome {
 // rule) and the token checked with a rotated key. ok is false when o is
 // the answer.
 func (h *SessionStarter) checkInvitation(ctx context.Context, token string) (inv invitation.Claims, o outcome, ok bool) {
+	// A token that is not a well-formed HS256 one never costs a key read.
+	if err := invitation.CheckForm(token); err != nil {
+		o := invalidOutcome(invalidInvitation)
+		o.cause = err
+		return inv, o, false
+	}
 	key, err := h.keys.InvitationKey(ctx)
 	if err != nil {
 		return inv, keyUnavailable(err), false
@@ -438,7 +478,14 @@ func fail(status int, typ, message string, cause error) outcome {
 
 func (h *SessionStarter) logRequest(req api.Request, out outcome, first bool, start time.Time) {
 	rec := api.Record{Message: "request", Request: req, Status: out.resp.Status, Took: h.now().Sub(start), ColdStart: first, ErrType: out.errType, Cause: out.cause}
-	attrs := make([]slog.Attr, 0, 8)
+	attrs := make([]slog.Attr, 0, 10)
+	// Bounded: a secret not yet read is read at most once a second, and the
+	// line must not wait long for it.
+	hctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer cancel()
+	if hash := h.sourceHash(hctx, req.SourceIP); hash != "" {
+		attrs = append(attrs, slog.String("sourceIpHash", hash))
+	}
 	if o := req.Header.Get("Origin"); o != "" {
 		attrs = append(attrs, slog.String("origin", cors.LogOrigin(o)))
 	}
@@ -461,6 +508,9 @@ func (h *SessionStarter) logRequest(req api.Request, out outcome, first bool, st
 	}
 	if out.stateError != nil {
 		attrs = append(attrs, slog.String("stateError", out.stateError.Error()))
+	}
+	if out.refusedFor != "" {
+		attrs = append(attrs, slog.String("refusedFor", out.refusedFor))
 	}
 	rec.Attrs = attrs
 	rec.Metrics = metrics(out, first)

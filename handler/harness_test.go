@@ -244,11 +244,12 @@ func buildFixture(t *testing.T, sm *fakesecretsmanager.Server, o fixtureOpts) *f
 
 // req is a request to send as an event.
 type req struct {
-	method  string
-	headers map[string]string
-	body    string
-	base64  bool
-	timeout time.Duration // the invocation's remaining time; default 10s
+	sourceIP string // the address API Gateway saw; default 203.0.113.7
+	method   string
+	headers  map[string]string
+	body     string
+	base64   bool
+	timeout  time.Duration // the invocation's remaining time; default 10s
 }
 
 // post is a browser-like POST from the allowed origin.
@@ -280,6 +281,9 @@ var requestCounter int
 func (f *fixture) invoke(r req) answer {
 	f.t.Helper()
 	requestCounter++
+	if r.sourceIP == "" {
+		r.sourceIP = "203.0.113.7"
+	}
 	ev := events.APIGatewayV2HTTPRequest{
 		Version:         "2.0",
 		RouteKey:        r.method + " /sessions",
@@ -289,7 +293,7 @@ func (f *fixture) invoke(r req) answer {
 		IsBase64Encoded: r.base64,
 		RequestContext: events.APIGatewayV2HTTPRequestContext{
 			RequestID: fmt.Sprintf("apigw-%d", requestCounter),
-			HTTP:      events.APIGatewayV2HTTPRequestContextHTTPDescription{Method: r.method, Path: "/sessions", Protocol: "HTTP/1.1", SourceIP: "203.0.113.7"},
+			HTTP:      events.APIGatewayV2HTTPRequestContextHTTPDescription{Method: r.method, Path: "/sessions", Protocol: "HTTP/1.1", SourceIP: r.sourceIP},
 		},
 	}
 	payload, _ := json.Marshal(ev)
@@ -391,6 +395,21 @@ func (f *fixture) lastRequestLog() map[string]any {
 		f.t.Fatal("no request log line")
 	}
 	return ls[len(ls)-1]
+}
+
+// lastRequestLine is the last per-request log line, as written.
+func (f *fixture) lastRequestLine() string {
+	f.t.Helper()
+	var last string
+	for _, l := range strings.Split(f.logs.String(), "\n") {
+		if strings.Contains(l, `"msg":"request"`) {
+			last = l
+		}
+	}
+	if last == "" {
+		f.t.Fatal("no request log line")
+	}
+	return last
 }
 
 const validBody = `{"clientId":"5eb04fcd0f3e360008035eb1","workflowTemplateId":"wt_123","successUrl":"https://app.example.com/done","cancelUrl":"https://app.example.com/cancel"}`

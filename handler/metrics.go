@@ -15,6 +15,8 @@ const (
 	DimensionStatus = "StatusCode"
 	// DimensionUpstreamStatus is ComplyCube's last status ("0": none).
 	DimensionUpstreamStatus = "UpstreamStatus"
+	// DimensionReason is why a sign-up was refused: bot, ip, email, day.
+	DimensionReason = "Reason"
 
 	MetricRequests        = "Requests"        // one per request
 	MetricErrors5xx       = "Errors5xx"       // 1 when the answer was a 5xx
@@ -23,6 +25,8 @@ const (
 	MetricKeyRejected     = "KeyRejected"     // 1 when ComplyCube rejected the key (401/403) for good
 	MetricUpstreamCalls   = "ComplyCubeCalls" // HTTP calls made to ComplyCube
 	MetricUpstreamLatency = "ComplyCubeLatency"
+	MetricStateErrors     = "StateErrors"   // 1 when the shared state failed
+	MetricSignupRefused   = "SignupRefused" // 1 for a sign-up refused before ComplyCube, by Reason
 )
 
 // requestMetrics counts requests by answer status; upstreamMetrics (only
@@ -34,7 +38,12 @@ var (
 		Metrics: []api.MetricDef{
 			{Name: MetricRequests, Unit: "Count"}, {Name: MetricErrors5xx, Unit: "Count"}, {Name: MetricColdStarts, Unit: "Count"},
 			{Name: MetricKeyReadFailures, Unit: "Count"}, {Name: MetricKeyRejected, Unit: "Count"},
+			{Name: MetricStateErrors, Unit: "Count"},
 		},
+	}
+	refusedMetrics = api.MetricSet{
+		DimensionSets: [][]string{{DimensionReason}},
+		Metrics:       []api.MetricDef{{Name: MetricSignupRefused, Unit: "Count"}},
 	}
 	upstreamMetrics = api.MetricSet{
 		DimensionSets: [][]string{{}, {DimensionUpstreamStatus}},
@@ -46,13 +55,18 @@ var (
 var (
 	requestSchema  = api.NewMetricSchema(requestMetrics)
 	upstreamSchema = api.NewMetricSchema(requestMetrics, upstreamMetrics)
+	refusedSchema  = api.NewMetricSchema(requestMetrics, refusedMetrics)
 )
 
 // metrics are one request's counts.
 func metrics(out outcome, first bool) *api.Metrics {
 	// In requestSchema's order: Requests, Errors5xx, ColdStarts,
-	// KeyReadFailures, KeyRejected (then ComplyCubeCalls, ComplyCubeLatency).
-	values := []float64{1, api.Count(out.resp.Status >= 500), api.Count(first), api.Count(out.errType == api.TypeServiceUnavailable && out.keyUnreadable), api.Count(out.keyRejected)}
+	// KeyReadFailures, KeyRejected, StateErrors (then ComplyCubeCalls,
+	// ComplyCubeLatency, or SignupRefused).
+	values := []float64{1, api.Count(out.resp.Status >= 500), api.Count(first), api.Count(out.errType == api.TypeServiceUnavailable && out.keyUnreadable), api.Count(out.keyRejected), api.Count(out.stateError != nil)}
+	if out.refusedFor != "" {
+		return &api.Metrics{Schema: refusedSchema, Dimensions: []string{strconv.Itoa(out.resp.Status), out.refusedFor}, Values: append(values, 1)}
+	}
 	if out.attempts == 0 {
 		return &api.Metrics{Schema: requestSchema, Dimensions: []string{strconv.Itoa(out.resp.Status)}, Values: values}
 	}

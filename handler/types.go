@@ -29,6 +29,9 @@ type InvitationKeySource interface {
 type Secrets interface {
 	KeySource
 	InvitationKeySource
+	// HashKey is the key of the keyed hashes under which IP and e-mail
+	// addresses are counted and logged, derived from the secret.
+	HashKey(ctx context.Context) ([]byte, error)
 }
 
 // ComplyCube is the API the function calls.
@@ -52,3 +55,20 @@ type UpstreamResponse struct {
 // ComplyCube did not answer within its timeout or the caller's deadline;
 // the core answers 504 for it and 502 for any other error.
 var ErrUpstreamTimeout = errors.New("complycube did not answer in time")
+
+// BotCheck asks a bot check (Cloudflare Turnstile) whether a token was
+// earned by a person. An error means the check could not be asked (no
+// answer in time, a 5xx, an answer that is not the check's, no secret key):
+// the core answers 503 for it, and refuses only on a verdict.
+type BotCheck interface {
+	Verify(ctx context.Context, token, remoteIP string) (BotVerdict, error)
+}
+
+// BotVerdict is the bot check's answer.
+type BotVerdict struct {
+	Success bool
+	// Hostname is the host the token was solved on; the core accepts it
+	// only when it is the host of an allowed origin.
+	Hostname   string
+	ErrorCodes []string
+}

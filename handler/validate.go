@@ -66,6 +66,7 @@ type validRequest struct {
 	session    SessionRequest
 	client     *NewClient // signup
 	invitation string     // invitation
+	botToken   string     // signup with the bot check: never sent to ComplyCube
 }
 
 // fieldError is a 400 invalid_request; param is "" when no one field is at
@@ -81,7 +82,11 @@ func invalid(param, format string, args ...any) *fieldError {
 	return &fieldError{param: param, message: fmt.Sprintf(format, args...)}
 }
 
-var knownFields = []string{"clientId", "client", "invitation", "workflowTemplateId", "successUrl", "cancelUrl", "theme", "supportEmail", "shortUrl"}
+var knownFields = []string{"clientId", "client", "invitation", "workflowTemplateId", "successUrl", "cancelUrl", "theme", "supportEmail", "shortUrl", "turnstileToken"}
+
+// maxBotTokenLength bounds the bot check's token (Turnstile's are about
+// 2 KB at most).
+const maxBotTokenLength = 2048
 
 // Validator checks a request body against the contract and the
 // configuration's allowlists.
@@ -89,6 +94,11 @@ type Validator struct {
 	TemplateIDs     []string
 	RedirectOrigins cors.List
 	Source          ClientSource // "" is SourceRequest
+	// BotCheck: a sign-up must carry turnstileToken.
+	BotCheck bool
+	// SupportEmails is the supportEmail allowlist; its first address is
+	// sent when a request names none.
+	SupportEmails []string
 }
 
 // personFields are the fields that name the person to verify, each taken
@@ -169,7 +179,28 @@ func (v Validator) Validate(body []byte) (validRequest, *fieldError) {
 		if m.kind != '"' || !validEmail(m.str) {
 			return out, invalid("supportEmail", "'supportEmail' must be one e-mail address of at most %d characters", maxEmailLength)
 		}
+		// The address is shown on the operator's verification pages: where
+		// anyone can call (signup, invitation) only the operator's own.
+		switch {
+		case len(v.SupportEmails) > 0 && !containsFold(v.SupportEmails, m.str):
+			return out, invalid("supportEmail", "'supportEmail' is not one this endpoint allows")
+		case len(v.SupportEmails) == 0 && source != SourceRequest:
+			return out, invalid("supportEmail", "'supportEmail' is not taken here: the operator's support address is used")
+		}
 		r.SupportEmail = m.str
+	} else if len(v.SupportEmails) > 0 {
+		r.SupportEmail = v.SupportEmails[0]
+	}
+	m, hasToken := fields["turnstileToken"]
+	switch {
+	case source == SourceSignup && v.BotCheck && !hasToken:
+		return out, invalid("turnstileToken", "'turnstileToken' is required: complete the bot check")
+	case hasToken && !(source == SourceSignup && v.BotCheck):
+		return out, invalid("turnstileToken", "'turnstileToken' is not taken here")
+	case hasToken && (m.kind != '"' || m.str == "" || len(m.str) > maxBotTokenLength):
+		return out, invalid("turnstileToken", "'turnstileToken' must be a string of 1 to %d characters", maxBotTokenLength)
+	case hasToken:
+		out.botToken = m.str
 	}
 	if m, ok := fields["shortUrl"]; ok {
 		if m.kind != 't' && m.kind != 'f' {
@@ -353,7 +384,7 @@ func parseClient(m member) (*NewClient, *fieldError) {
 			return nil, invalid(prefix+name, "'%s%s' is required", prefix, name)
 		}
 		if f.kind != '"' || !validName(f.str) {
-			return nil, invalid(prefix+name, "'%s%s' must be 1 to %d characters, not only spaces, with no control characters", prefix, name, maxNameLength)
+			return nil, invalid(prefix+name, "'%s%s' must be 1 to %d characters with a letter or digit, and no control, format, private-use or line-separator characters", prefix, name, maxNameLength)
 		}
 		got[i] = f.str
 	}
@@ -365,18 +396,33 @@ func parseClient(m member) (*NewClient, *fieldError) {
 	return c, nil
 }
 
-// validName: 1 to 100 characters, not all white space, no control
-// characters (a newline in a name would end up on ComplyCube's pages).
+// validName: 1 to 100 characters, at least one letter or digit, and no
+// character of Unicode's categories Cc (control), Cf (format: zero-width
+// and bidirectional marks), Co (private use), Cs (surrogates), Zl or Zp
+// (line and paragraph separators). A name is shown on ComplyCube's pages
+// and the operator's records: it must look like what it is.
 func validName(s string) bool {
-	if strings.TrimSpace(s) == "" || utf8.RuneCountInString(s) > maxNameLength {
+	if utf8.RuneCountInString(s) > maxNameLength || !utf8.ValidString(s) {
 		return false
 	}
+	visible := false
 	for _, r := range s {
-		if unicode.IsControl(r) || r == utf8.RuneError {
+		if unicode.In(r, unicode.Cc, unicode.Cf, unicode.Co, unicode.Cs, unicode.Zl, unicode.Zp) || r == utf8.RuneError {
 			return false
 		}
+		visible = visible || unicode.IsLetter(r) || unicode.IsDigit(r)
 	}
-	return true
+	return visible
+}
+
+// containsFold reports whether list holds s, ignoring case.
+func containsFold(list []string, s string) bool {
+	for _, x := range list {
+		if strings.EqualFold(x, s) {
+			return true
+		}
+	}
+	return false
 }
 
 func idField(fields map[string]member, name string, required bool) (string, *fieldError) {
@@ -459,6 +505,10 @@ func (v Validator) checkRedirectURL(s string) string {
 	}
 	return ""
 }
+
+// ValidEmail reports whether s is one bare e-mail address of at most 254
+// characters, as the endpoint takes them (SUPPORT_EMAILS too).
+func ValidEmail(s string) bool { return validEmail(s) }
 
 func validEmail(s string) bool {
 	if s == "" || len(s) > maxEmailLength || !cors.IsPrintableASCII(s) {

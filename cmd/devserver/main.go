@@ -37,6 +37,7 @@ import (
 	"github.com/complycube-session/createsession/internal/local/devlog"
 	"github.com/complycube-session/createsession/internal/local/localhttp"
 	"github.com/complycube-session/createsession/internal/local/simulator"
+	"github.com/complycube-session/createsession/internal/local/turnstilestandin"
 )
 
 func main() {
@@ -147,6 +148,17 @@ func runWith(ctx context.Context, args []string, getenv func(string) string, std
 		// a backend uses.
 		overrides[sessionfn.EnvClientSource] = string(handler.SourceSignup)
 	}
+	// With BOT_CHECK=turnstile and no siteverify of its own, the dev server
+	// stands in for Cloudflare: the widget script and siteverify, served by
+	// the API server, with a secret key made for this run.
+	var botStandIn *turnstilestandin.Handler
+	if strings.TrimSpace(getenv(sessionfn.EnvBotCheck)) == "turnstile" && getenv(sessionfn.EnvTurnstileVerifyURL) == "" {
+		botStandIn = turnstilestandin.New(turnstilestandin.Config{Secret: "standin-" + newInvitationKey()})
+		overrides[sessionfn.EnvTurnstileVerifyURL] = apiURL + turnstilestandin.SiteverifyPath
+		if getenv(startup.EnvSecretID) == "" {
+			overrides[startup.EnvTurnstileKey] = botStandIn.Secret()
+		}
+	}
 	// The webhook receiver's secret: WEBHOOK_SECRET, or one made now and
 	// shared with the simulator, which signs its webhooks with it.
 	webhookSecret := getenv(startup.EnvWebhookSecret)
@@ -180,6 +192,9 @@ func runWith(ctx context.Context, args []string, getenv func(string) string, std
 		fmt.Fprintf(stdout, "devserver: API at %s/sessions calling %s; example site at %s\n", apiURL, orDefault(getenv(sessionfn.EnvBaseURL), complycube.DefaultBaseURL), orNone(siteURL))
 	}
 	fmt.Fprintf(stdout, "devserver: CLIENT_SOURCE=%s\n", cfg.ClientSource)
+	if botStandIn != nil {
+		fmt.Fprintf(stdout, "devserver: BOT_CHECK=turnstile: a local stand-in for Cloudflare Turnstile serves the widget and siteverify at %s\n", apiURL+turnstilestandin.PathPrefix)
+	}
 	if cfg.ClientSource == handler.SourceInvitation {
 		if err := printInvitation(stdout, sim, invitationKey, siteURL, time.Now()); err != nil {
 			return err
@@ -209,6 +224,15 @@ func runWith(ctx context.Context, args []string, getenv func(string) string, std
 	mux.Handle("/sessions", localhttp.Server{Lambda: fn, Timeout: invocationTimeout})
 	mux.Handle("/webhooks", localhttp.Server{Lambda: hooks, Timeout: webhookTimeout})
 	mux.Handle("/sessions/status", localhttp.Server{Lambda: statuses, Timeout: invocationTimeout})
+	site := siteConfig{endpoint: apiURL + "/sessions", source: cfg.ClientSource}
+	if botStandIn != nil {
+		mux.Handle(turnstilestandin.PathPrefix, botStandIn)
+		site.turnstileScript, site.turnstileSiteKey = apiURL+turnstilestandin.ScriptPath, turnstilestandin.DefaultSiteKey
+	} else if cfg.BotCheck {
+		// A siteverify of the developer's own (TURNSTILE_VERIFY_URL): the
+		// page uses Cloudflare's widget with TURNSTILE_SITE_KEY.
+		site.turnstileScript, site.turnstileSiteKey = cloudflareScript, getenv("TURNSTILE_SITE_KEY")
+	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("Cache-Control", "no-store")
@@ -218,7 +242,7 @@ func runWith(ctx context.Context, args []string, getenv func(string) string, std
 	// front are the servers a browser talks to; the simulator is behind them.
 	front := []*server{{ln: apiLn, srv: newServer(mux)}}
 	if siteLn != nil {
-		front = append(front, &server{ln: siteLn, srv: newServer(siteHandler(*siteDir, apiURL+"/sessions", cfg.ClientSource))})
+		front = append(front, &server{ln: siteLn, srv: newServer(siteHandler(*siteDir, site))})
 	}
 	var simServer *server
 	all := front
@@ -281,15 +305,28 @@ func listen(addr, flagName string) (net.Listener, error) {
 	return ln, nil
 }
 
-// endpointLine and sourceLine are configuration lines of the site's app.js.
+// The configuration lines at the start of the site's scripts, which the
+// dev server points at this run's API, client source and bot check.
 var (
-	endpointLine = regexp.MustCompile(`(?m)^const ENDPOINT = "[^"]*";`)
-	sourceLine   = regexp.MustCompile(`(?m)^const CLIENT_SOURCE = "[^"]*";`)
+	endpointLine        = regexp.MustCompile(`(?m)^const ENDPOINT = "[^"]*";`)
+	sourceLine          = regexp.MustCompile(`(?m)^const CLIENT_SOURCE = "[^"]*";`)
+	turnstileScriptLine = regexp.MustCompile(`(?m)^const TURNSTILE_SCRIPT = "[^"]*";`)
+	turnstileSiteLine   = regexp.MustCompile(`(?m)^const TURNSTILE_SITE_KEY = "[^"]*";`)
 )
 
-// siteHandler serves the static site, with the ENDPOINT and CLIENT_SOURCE
-// lines of its scripts (app.js, status.js) pointed at this API and source.
-func siteHandler(dir, endpoint string, source handler.ClientSource) http.Handler {
+// cloudflareScript is Turnstile's widget script.
+const cloudflareScript = "https://challenges.cloudflare.com/turnstile/v0/api.js"
+
+// siteConfig is what the site's scripts are told.
+type siteConfig struct {
+	endpoint                          string
+	source                            handler.ClientSource
+	turnstileScript, turnstileSiteKey string // "" without the bot check
+}
+
+// siteHandler serves the static site, with the configuration lines of its
+// top-level scripts (app.js, status.js) set from site.
+func siteHandler(dir string, site siteConfig) http.Handler {
 	files := http.FileServer(http.Dir(dir))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "no-cache")
@@ -303,11 +340,24 @@ func siteHandler(dir, endpoint string, source handler.ClientSource) http.Handler
 			http.NotFound(w, r)
 			return
 		}
-		src = endpointLine.ReplaceAll(src, []byte(`const ENDPOINT = "`+endpoint+`";`))
-		src = sourceLine.ReplaceAll(src, []byte(`const CLIENT_SOURCE = "`+string(source)+`";`))
+		src = endpointLine.ReplaceAll(src, []byte(`const ENDPOINT = "`+site.endpoint+`";`))
+		src = sourceLine.ReplaceAll(src, []byte(`const CLIENT_SOURCE = "`+string(site.source)+`";`))
+		src = turnstileScriptLine.ReplaceAll(src, []byte(`const TURNSTILE_SCRIPT = "`+site.turnstileScript+`";`))
+		src = turnstileSiteLine.ReplaceAll(src, []byte(`const TURNSTILE_SITE_KEY = "`+jsString(site.turnstileSiteKey)+`";`))
 		w.Header().Set("Content-Type", "text/javascript; charset=utf-8")
 		w.Write(src)
 	})
+}
+
+// jsString keeps a value from the environment inside its JavaScript
+// string: a site key is letters, digits, '-' and '_'.
+func jsString(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' {
+			return r
+		}
+		return -1
+	}, s)
 }
 
 // webhookTimeout matches the webhook function's Timeout in template.yaml.

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	jsonv2 "github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
 	"github.com/golang-jwt/jwt/v5"
 
@@ -70,10 +71,17 @@ type tokenClaims struct {
 
 var strictSegment = base64.RawURLEncoding.Strict()
 
-// Verify checks token with key at the time now.
-func Verify(token string, key []byte, now time.Time) (Claims, error) {
-	refuse := func(reason string) (Claims, error) {
-		return Claims{}, fmt.Errorf("%w: %s", ErrInvalid, reason)
+// CheckForm reports whether token is a well-formed HS256 invitation
+// before any key is needed: at most 2048 characters, three strict
+// base64url segments, a header and claims that are each one JSON object no
+// two parsers could read two ways, a header whose alg is exactly HS256
+// ("none" and every other algorithm are refused here, before any key or
+// signature work), and exp, nbf and iat as JSON numbers (RFC 7519's
+// NumericDate; a string there is malformed). Only a token that passes may
+// cause the key to be read, or read again.
+func CheckForm(token string) error {
+	refuse := func(reason string) error {
+		return fmt.Errorf("%w: %s", ErrInvalid, reason)
 	}
 	if len(token) > MaxLength {
 		return refuse("longer than 2048 characters")
@@ -82,9 +90,8 @@ func Verify(token string, key []byte, now time.Time) (Claims, error) {
 	if len(segments) != 3 {
 		return refuse(fmt.Sprintf("%d segments, not 3", len(segments)))
 	}
-	// The header and the claims must each be one JSON object that no two
-	// parsers could read two ways: strict base64url, no duplicate names.
-	for _, seg := range segments[:2] {
+	var objects [2]map[string]jsontext.Value
+	for i, seg := range segments[:2] {
 		raw, err := strictSegment.DecodeString(seg)
 		if err != nil {
 			return refuse("a segment is not base64url")
@@ -93,6 +100,32 @@ func Verify(token string, key []byte, now time.Time) (Claims, error) {
 		if !v.IsValid() || v.Kind() != '{' {
 			return refuse("a segment is not one JSON object without duplicate names")
 		}
+		if err := jsonv2.Unmarshal(raw, &objects[i]); err != nil {
+			return refuse("a segment is not one JSON object")
+		}
+	}
+	header, claims := objects[0], objects[1]
+	if alg, ok := header["alg"]; !ok || string(alg) != `"HS256"` {
+		return refuse("the header's alg is not HS256")
+	}
+	for _, name := range []string{"exp", "nbf", "iat"} {
+		if v, ok := claims[name]; ok && v.Kind() != '0' {
+			return refuse(name + " is not a JSON number")
+		}
+	}
+	if _, ok := claims["exp"]; !ok {
+		return refuse("no exp")
+	}
+	return nil
+}
+
+// Verify checks token with key at the time now.
+func Verify(token string, key []byte, now time.Time) (Claims, error) {
+	refuse := func(reason string) (Claims, error) {
+		return Claims{}, fmt.Errorf("%w: %s", ErrInvalid, reason)
+	}
+	if err := CheckForm(token); err != nil {
+		return Claims{}, err
 	}
 	var claims tokenClaims
 	_, err := jwt.ParseWithClaims(token, &claims, func(*jwt.Token) (any, error) { return key, nil },

@@ -13,6 +13,8 @@ package secret
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"sync"
@@ -29,6 +31,9 @@ type Secret struct {
 	// WebhookSecret is what ComplyCube signs webhooks with; "" when not
 	// configured.
 	WebhookSecret string
+	// TurnstileSecretKey is Cloudflare Turnstile's secret key, for
+	// BOT_CHECK=turnstile; "" when not configured.
+	TurnstileSecretKey string
 }
 
 // Fetcher reads the secret from where it is kept.
@@ -121,6 +126,28 @@ func (c *Cache) RefreshInvitationKey(ctx context.Context, rejected []byte) ([]by
 	return []byte(k), err
 }
 
+// HashKey is the key of the keyed hashes (IP and e-mail addresses in the
+// shared state and the logs), derived from the API key so that it needs no
+// value of its own in the secret: HMAC-SHA256(apiKey, hashKeyLabel). A
+// rotated API key starts the counts and the logs' hashes afresh.
+func (c *Cache) HashKey(ctx context.Context) ([]byte, error) {
+	k, err := c.value(ctx, apiKey)
+	if err != nil {
+		return nil, err
+	}
+	m := hmac.New(sha256.New, []byte(k))
+	m.Write([]byte(hashKeyLabel))
+	return m.Sum(nil), nil
+}
+
+// hashKeyLabel names what the derived key is for.
+const hashKeyLabel = "complycube-createsession keyed hashes v1"
+
+// TurnstileSecretKey returns Cloudflare Turnstile's secret key.
+func (c *Cache) TurnstileSecretKey(ctx context.Context) (string, error) {
+	return c.value(ctx, turnstileSecretKey)
+}
+
 // WebhookSecret returns the secret ComplyCube signs webhooks with.
 func (c *Cache) WebhookSecret(ctx context.Context) (string, error) {
 	return c.value(ctx, webhookSecret)
@@ -151,6 +178,13 @@ func invitationKey(s Secret) (string, error) {
 		return "", fmt.Errorf(`the secret's "invitationKey" %w`, err)
 	}
 	return s.InvitationKey, nil
+}
+
+func turnstileSecretKey(s Secret) (string, error) {
+	if s.TurnstileSecretKey == "" {
+		return "", errors.New(`the secret holds no "turnstileSecretKey" (needed with BOT_CHECK=turnstile)`)
+	}
+	return s.TurnstileSecretKey, nil
 }
 
 func webhookSecret(s Secret) (string, error) {

@@ -49,8 +49,8 @@ func (s SecretsManager) Fetch(ctx context.Context) (Secret, error) {
 }
 
 // Parse reads a SecretString: either the bare API key, or a JSON object
-// whose "apiKey" field holds it, with optional "invitationKey" and
-// "webhookSecret" strings beside it. Errors never quote the secret.
+// whose "apiKey" field holds it, with optional "invitationKey",
+// "webhookSecret" and "turnstileSecretKey" strings beside it. Errors never quote the secret.
 func Parse(secretString string) (Secret, error) {
 	s := strings.TrimSpace(secretString)
 	if s == "" {
@@ -71,7 +71,7 @@ func Parse(secretString string) (Secret, error) {
 		name     string
 		into     *string
 		required bool
-	}{{"apiKey", &sec.APIKey, true}, {"invitationKey", &sec.InvitationKey, false}, {"webhookSecret", &sec.WebhookSecret, false}} {
+	}{{"apiKey", &sec.APIKey, true}, {"invitationKey", &sec.InvitationKey, false}, {"webhookSecret", &sec.WebhookSecret, false}, {"turnstileSecretKey", &sec.TurnstileSecretKey, false}} {
 		raw, ok := obj[f.name]
 		if !ok {
 			if f.required {

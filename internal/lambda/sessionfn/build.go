@@ -20,6 +20,7 @@ import (
 	"github.com/complycube-session/createsession/internal/lambda/secret"
 	"github.com/complycube-session/createsession/internal/lambda/startup"
 	"github.com/complycube-session/createsession/internal/lambda/statestore"
+	"github.com/complycube-session/createsession/internal/lambda/turnstile"
 )
 
 // Build logs the configuration's warnings, reads the secret once (a
@@ -38,7 +39,7 @@ func Build(ctx context.Context, cfg Config, store state.Store, log *slog.Logger,
 	case cfg.SecretID != "":
 		fetcher = secret.NewSecretsManagerFetcher(cfg.SecretID)
 	case cfg.APIKey != "":
-		fetcher = secret.Static{APIKey: cfg.APIKey, InvitationKey: cfg.InvitationKey, WebhookSecret: cfg.WebhookSecret}
+		fetcher = secret.Static{APIKey: cfg.APIKey, InvitationKey: cfg.InvitationKey, WebhookSecret: cfg.WebhookSecret, TurnstileSecretKey: cfg.TurnstileSecretKey}
 	default:
 		return apigateway.Lambda{}, &startup.ConfigError{Variable: startup.EnvSecretID, Err: errors.New("is required (or " + startup.EnvAPIKey + " for local runs)")}
 	}
@@ -47,33 +48,52 @@ func Build(ctx context.Context, cfg Config, store state.Store, log *slog.Logger,
 		return apigateway.Lambda{}, &startup.ConfigError{Variable: EnvBaseURL, Err: err}
 	}
 	keys := secret.NewCache(fetcher, secret.WithFetchTimeout(startup.InitSecretTimeout))
+	var bots handler.BotCheck
+	var botsClient *turnstile.Client
+	if cfg.BotCheck {
+		if botsClient, err = turnstile.New(turnstile.Config{VerifyURL: cfg.TurnstileVerifyURL, SecretKey: keys.TurnstileSecretKey}); err != nil {
+			return apigateway.Lambda{}, &startup.ConfigError{Variable: EnvTurnstileVerifyURL, Err: err}
+		}
+		bots = botsClient
+	}
 
 	// Connect to ComplyCube while the key is read: a cold start then waits
 	// for the slower of the two, not for both in turn. Init does not wait
 	// for the connection: the first request takes it over, waiting for the
 	// handshake only if it is still under way, so a slow or unreachable
 	// ComplyCube never lengthens init (and its billed time).
-	warmCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), startup.InitSecretTimeout)
-	waitWarm := client.Prewarm(warmCtx)
-	go func() {
-		defer cancel()
-		if err := waitWarm(); err != nil {
-			log.Warn("could not connect to ComplyCube in advance; the first request will", slog.String("cause", err.Error()))
-		}
-	}()
+	prewarm(ctx, log, "ComplyCube", client.Prewarm)
+	if botsClient != nil {
+		// Turnstile's siteverify too: a sign-up asks it first.
+		prewarm(ctx, log, "Turnstile", botsClient.Prewarm)
+	}
 	if err := keys.Load(ctx); err != nil {
 		log.Error("the API key could not be read at start; answering 503 until a later read succeeds", slog.String("cause", err.Error()))
 	}
 	if requests == nil {
 		requests = emf.New(log, cfg.FunctionName)
 	}
-	return apigateway.Lambda{Handler: handler.NewSessionStarter(cfg.Config, keys, client, store, requests), Log: log, MaxBody: handler.MaxBodyBytes}, nil
+	return apigateway.Lambda{Handler: handler.NewSessionStarter(cfg.Config, keys, client, store, bots, requests), Log: log, MaxBody: handler.MaxBodyBytes}, nil
+}
+
+// prewarm opens a connection to a server in the background, bounded, and
+// logs (without failing) when it could not.
+func prewarm(ctx context.Context, log *slog.Logger, name string, start func(context.Context) (wait func() error)) {
+	warmCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), startup.InitSecretTimeout)
+	wait := start(warmCtx)
+	go func() {
+		defer cancel()
+		if err := wait(); err != nil {
+			log.Warn("could not connect to "+name+" in advance; the first request will", slog.String("cause", err.Error()))
+		}
+	}()
 }
 
 // The adapters implement the core's ports.
 var (
 	_ handler.Secrets    = (*secret.Cache)(nil)
 	_ handler.ComplyCube = (*complycube.Client)(nil)
+	_ handler.BotCheck   = (*turnstile.Client)(nil)
 	_ api.RequestLog     = (*emf.Log)(nil)
 )
 

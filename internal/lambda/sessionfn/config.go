@@ -2,6 +2,7 @@ package sessionfn
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -23,7 +24,17 @@ const (
 	EnvWorkflowTemplateIDs    = "WORKFLOW_TEMPLATE_IDS"
 	EnvUpstreamTimeout        = "UPSTREAM_TIMEOUT"
 	EnvClientSource           = "CLIENT_SOURCE"
+	EnvSignupsPerIP           = "SIGNUPS_PER_IP"
+	EnvSignupsPerEmail        = "SIGNUPS_PER_EMAIL"
+	EnvSignupsPerDay          = "SIGNUPS_PER_DAY"
+	EnvInvitationMaxSessions  = "INVITATION_MAX_SESSIONS"
+	EnvBotCheck               = "BOT_CHECK"
+	EnvTurnstileVerifyURL     = "TURNSTILE_VERIFY_URL"
+	EnvSupportEmails          = "SUPPORT_EMAILS"
 )
+
+// DefaultTurnstileVerifyURL is Cloudflare Turnstile's siteverify.
+const DefaultTurnstileVerifyURL = "https://challenges.cloudflare.com/turnstile/v0/siteverify"
 
 // DefaultUpstreamTimeout bounds one call to ComplyCube.
 const DefaultUpstreamTimeout = 5 * time.Second
@@ -35,14 +46,17 @@ type Config struct {
 	SecretID string
 	APIKey   string
 	// InvitationKey and WebhookSecret: with APIKey, for local runs.
-	InvitationKey string
-	WebhookSecret string
-	BaseURL       string
+	InvitationKey      string
+	WebhookSecret      string
+	TurnstileSecretKey string
+	BaseURL            string
 	// FunctionName is the metrics' Function dimension: Lambda's
 	// AWS_LAMBDA_FUNCTION_NAME, "local" elsewhere.
 	FunctionName    string
 	UpstreamTimeout time.Duration
 	StateTable      string
+	// TurnstileVerifyURL is siteverify's URL, with BotCheck.
+	TurnstileVerifyURL string
 	// Warnings found while parsing, logged at start.
 	Warnings []string
 }
@@ -51,14 +65,15 @@ type Config struct {
 // value it cannot parse.
 func LoadConfig(getenv func(string) string) (Config, error) {
 	c := Config{
-		SecretID:        strings.TrimSpace(getenv(startup.EnvSecretID)),
-		APIKey:          strings.TrimSpace(getenv(startup.EnvAPIKey)),
-		InvitationKey:   strings.TrimSpace(getenv(startup.EnvInvitationKey)),
-		WebhookSecret:   strings.TrimSpace(getenv(startup.EnvWebhookSecret)),
-		BaseURL:         strings.TrimSpace(getenv(EnvBaseURL)),
-		UpstreamTimeout: DefaultUpstreamTimeout,
-		StateTable:      strings.TrimSpace(getenv(statestore.EnvStateTable)),
-		FunctionName:    strings.TrimSpace(getenv(startup.EnvFunctionName)),
+		SecretID:           strings.TrimSpace(getenv(startup.EnvSecretID)),
+		APIKey:             strings.TrimSpace(getenv(startup.EnvAPIKey)),
+		InvitationKey:      strings.TrimSpace(getenv(startup.EnvInvitationKey)),
+		WebhookSecret:      strings.TrimSpace(getenv(startup.EnvWebhookSecret)),
+		TurnstileSecretKey: strings.TrimSpace(getenv(startup.EnvTurnstileKey)),
+		BaseURL:            strings.TrimSpace(getenv(EnvBaseURL)),
+		UpstreamTimeout:    DefaultUpstreamTimeout,
+		StateTable:         strings.TrimSpace(getenv(statestore.EnvStateTable)),
+		FunctionName:       strings.TrimSpace(getenv(startup.EnvFunctionName)),
 	}
 	c.ClientSource = handler.SourceRequest
 	if c.FunctionName == "" {
@@ -70,7 +85,7 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	}
 	if c.SecretID != "" {
 		// The secret holds them all; local values would only confuse.
-		c.InvitationKey, c.WebhookSecret = "", ""
+		c.InvitationKey, c.WebhookSecret, c.TurnstileSecretKey = "", "", ""
 	}
 	if c.InvitationKey != "" {
 		if err := invitation.CheckKey([]byte(c.InvitationKey)); err != nil {
@@ -131,5 +146,59 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		}
 		c.UpstreamTimeout = d
 	}
+	for _, n := range []struct {
+		name string
+		into *int
+		def  int
+	}{
+		{EnvSignupsPerIP, &c.SignupLimits.PerIP, handler.DefaultSignupsPerIP},
+		{EnvSignupsPerEmail, &c.SignupLimits.PerEmail, handler.DefaultSignupsPerEmail},
+		{EnvSignupsPerDay, &c.SignupLimits.PerDay, handler.DefaultSignupsPerDay},
+		{EnvInvitationMaxSessions, &c.InvitationMaxSessions, handler.DefaultInvitationMaxSessions},
+	} {
+		if *n.into, err = wholeNumber(getenv(n.name), n.def); err != nil {
+			return Config{}, &startup.ConfigError{Variable: n.name, Err: err}
+		}
+	}
+	switch v := strings.TrimSpace(getenv(EnvBotCheck)); v {
+	case "", "off":
+		if c.ClientSource == handler.SourceSignup {
+			c.Warnings = append(c.Warnings, EnvBotCheck+" is off in signup mode: any script can create clients up to the sign-up limits (set it to turnstile on the open internet)")
+		}
+	case "turnstile":
+		c.BotCheck = true
+	default:
+		return Config{}, &startup.ConfigError{Variable: EnvBotCheck, Err: fmt.Errorf("%q is not turnstile or off", v)}
+	}
+	c.TurnstileVerifyURL = DefaultTurnstileVerifyURL
+	if v := strings.TrimSpace(getenv(EnvTurnstileVerifyURL)); v != "" {
+		if err := complycube.CheckBaseURL(v); err != nil {
+			return Config{}, &startup.ConfigError{Variable: EnvTurnstileVerifyURL, Err: err}
+		}
+		c.TurnstileVerifyURL = v
+	}
+	if v := strings.TrimSpace(getenv(EnvSupportEmails)); v != "" {
+		for _, e := range strings.Split(v, ",") {
+			e = strings.TrimSpace(e)
+			if !handler.ValidEmail(e) {
+				return Config{}, &startup.ConfigError{Variable: EnvSupportEmails, Err: fmt.Errorf("%q is not one e-mail address", e)}
+			}
+			c.SupportEmails = append(c.SupportEmails, e)
+		}
+	}
 	return c, nil
+}
+
+// wholeNumber parses a whole number from 1 up; "" is def. 0, a negative
+// number or anything else is an error: a limit is never silently off.
+func wholeNumber(v string, def int) (int, error) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
+		return 0, fmt.Errorf("%q is not a whole number from 1 up", v)
+	}
+	return n, nil
 }

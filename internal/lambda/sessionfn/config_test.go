@@ -33,6 +33,9 @@ func TestConfigValues(t *testing.T) {
 		"WORKFLOW_TEMPLATE_IDS":    "wt_1, wt-2",
 		"UPSTREAM_TIMEOUT":         "1500ms",
 		"CLIENT_SOURCE":            "signup",
+		"BOT_CHECK":                "turnstile",
+		"SIGNUPS_PER_IP":           "7",
+		"SUPPORT_EMAILS":           "help@a.example, Desk@A.example",
 	}
 	cfg, err := sessionfn.LoadConfig(func(k string) string { return env[k] })
 	if err != nil {
@@ -50,6 +53,26 @@ func TestConfigValues(t *testing.T) {
 	if cfg.UpstreamTimeout != 1500*time.Millisecond || len(cfg.TemplateIDs) != 2 || cfg.TemplateIDs[0] != "wt_1" || cfg.ClientSource != handler.SourceSignup {
 		t.Errorf("%+v", cfg)
 	}
+	if !cfg.BotCheck || cfg.TurnstileVerifyURL != sessionfn.DefaultTurnstileVerifyURL || cfg.SignupLimits != (handler.SignupLimits{PerIP: 7, PerEmail: 3, PerDay: 200}) || cfg.InvitationMaxSessions != 3 {
+		t.Errorf("open-internet settings %+v", cfg.Config)
+	}
+	if len(cfg.SupportEmails) != 2 || cfg.SupportEmails[1] != "Desk@A.example" {
+		t.Errorf("support e-mails %q", cfg.SupportEmails)
+	}
+}
+
+// TestOpenInternetWarnings: signup without the bot check, and a shared
+// state only in memory, are said at start.
+func TestOpenInternetWarnings(t *testing.T) {
+	cfg, err := sessionfn.LoadConfig(func(k string) string {
+		return map[string]string{"COMPLYCUBE_API_KEY": "test_x", "CLIENT_SOURCE": "signup"}[k]
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w := strings.Join(cfg.Warnings, "\n"); !strings.Contains(w, "BOT_CHECK is off in signup mode") {
+		t.Errorf("warnings %q", cfg.Warnings)
+	}
 }
 
 // TestConfigErrors: a value that cannot be parsed is an error naming its
@@ -57,6 +80,15 @@ func TestConfigValues(t *testing.T) {
 func TestConfigErrors(t *testing.T) {
 	tests := []struct{ variable, value string }{
 		{"UPSTREAM_TIMEOUT", "5"},
+		{"SIGNUPS_PER_IP", "0"},
+		{"SIGNUPS_PER_IP", "-1"},
+		{"SIGNUPS_PER_EMAIL", "three"},
+		{"SIGNUPS_PER_DAY", "1.5"},
+		{"INVITATION_MAX_SESSIONS", "0"},
+		{"BOT_CHECK", "recaptcha"},
+		{"BOT_CHECK", "on"},
+		{"TURNSTILE_VERIFY_URL", "ftp://x"},
+		{"SUPPORT_EMAILS", "help@a.example, not an address"},
 		{"UPSTREAM_TIMEOUT", "-1s"},
 		{"UPSTREAM_TIMEOUT", "0s"},
 		{"UPSTREAM_TIMEOUT", "1m"},

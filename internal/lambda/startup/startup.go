@@ -26,6 +26,7 @@ const (
 	EnvAPIKey        = "COMPLYCUBE_API_KEY"
 	EnvInvitationKey = "INVITATION_KEY"
 	EnvWebhookSecret = "WEBHOOK_SECRET"
+	EnvTurnstileKey  = "TURNSTILE_SECRET_KEY"
 )
 
 // InitSecretTimeout bounds the secret's read during init, well inside
