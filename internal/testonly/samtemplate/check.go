@@ -257,6 +257,17 @@ func Deploy(r Result, values map[string]string) (*Stack, error) {
 		return nil, fmt.Errorf("outputs: %w", err)
 	}
 	s.Outputs, _ = outs.(map[string]any)
+	// An output with a false Condition is not created.
+	for name, o := range s.Outputs {
+		om, _ := o.(map[string]any)
+		if c, ok := om["Condition"].(string); ok {
+			if on, err := rs.condition(c); err != nil {
+				return nil, fmt.Errorf("output %s: %w", name, err)
+			} else if !on {
+				delete(s.Outputs, name)
+			}
+		}
+	}
 	return s, nil
 }
 

@@ -6,8 +6,11 @@
 // samconfig.toml's values would send; the project's own checks (Facts)
 // read that, roles and policies included (each function's exact actions
 // on the shared state's one DynamoDB table, and nothing secret for the
-// status function), and the table itself. It also checks samconfig.toml,
-// builds every function through the Makefile as `sam build` does, and feeds
-// every sample event in events/ to the real bootstrap of its function under
-// the Lambda Runtime Interface Emulator.
+// status function), and the table itself; guardfacts.go the sign-up
+// guards' parameters and variables, each route's throttling against
+// ComplyCube's rate limits, and that every alarm the contract asks for
+// exists on the metrics the functions write and fires in time. It also
+// checks samconfig.toml, builds every function through the Makefile as
+// `sam build` does, and feeds every sample event in events/ to the real
+// bootstrap of its function under the Lambda Runtime Interface Emulator.
 package samtemplate

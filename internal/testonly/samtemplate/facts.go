@@ -6,7 +6,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -26,6 +25,13 @@ var ContractVariables = map[string]string{
 	sessionfn.EnvWorkflowTemplateIDs:    "WorkflowTemplateIds",
 	sessionfn.EnvUpstreamTimeout:        "UpstreamTimeout",
 	sessionfn.EnvClientSource:           "ClientSource",
+	// What guards sign-ups (guardfacts.go).
+	EnvBotCheck:              "BotCheck",
+	EnvSignupsPerIP:          "SignupsPerIp",
+	EnvSignupsPerEmail:       "SignupsPerEmail",
+	EnvSignupsPerDay:         "SignupsPerDay",
+	EnvInvitationMaxSessions: "InvitationMaxSessions",
+	EnvSupportEmails:         "SupportEmails",
 }
 
 // API Gateway gives up on an integration after this long.
@@ -104,7 +110,7 @@ func Facts(s *Stack, root string) []error {
 	errs = append(errs, checkCertEnv(FunctionID, vars)...)
 
 	errs = append(errs, checkRoutes(s, FunctionID, "/sessions", "post", "options")...)
-	errs = append(errs, checkThrottling(s)...)
+	errs = append(errs, throttlingFacts(s)...)
 
 	// Least privilege: the function's role reads the one secret, when one
 	// is given decrypts with the one KMS key through Secrets Manager, and
@@ -168,7 +174,8 @@ func Facts(s *Stack, root string) []error {
 	errs = append(errs, statusFacts(s)...)
 	errs = append(errs, stateTableFacts(s)...)
 	errs = append(errs, stateEnvFacts(s)...)
-	errs = append(errs, alarmFacts(s, scalar(p["FunctionName"]))...)
+	errs = append(errs, guardParameterFacts(s)...)
+	errs = append(errs, alarmFacts(s)...)
 
 	// Outputs.
 	if o, _ := s.Outputs["FunctionName"].(map[string]any); o["Value"] != FunctionID {
@@ -259,80 +266,6 @@ func webhookFacts(s *Stack) []error {
 	return errs
 }
 
-// requiredAlarms are the conditions the contract wants alarms for: a
-// metric of the function's, by its name.
-var requiredAlarms = []struct{ namespace, metric, function string }{
-	{"ComplyCubeCreateSession", "KeyRejected", "create-session"},
-	{"ComplyCubeCreateSession", "KeyReadFailures", "create-session"},
-	{"ComplyCubeCreateSession", "Errors5xx", "create-session"},
-	{"AWS/Lambda", "Errors", "webhook"},
-}
-
-// alarmFacts: every alarm tells the alert topic, and the required ones
-// exist, on metrics the functions write, with the dimension value the
-// functions log (their FunctionName).
-func alarmFacts(s *Stack, createSessionName string) []error {
-	var errs []error
-	names := map[string]string{"create-session": createSessionName, "webhook": WebhookID}
-	if wf, ok := s.Resources[WebhookID]; ok {
-		if n := scalar(wf.Properties["FunctionName"]); n != "" {
-			names["webhook"] = n
-		}
-	}
-	found := map[string]bool{}
-	for id, r := range s.Resources {
-		if r.Type != "AWS::CloudWatch::Alarm" {
-			continue
-		}
-		if !strings.Contains(flat(r.Properties["AlarmActions"]), "AlertTopic") {
-			errs = append(errs, fmt.Errorf("alarm %s does not tell the AlertTopic", id))
-		}
-		if len(strings.TrimSpace(scalar(r.Properties["AlarmDescription"]))) < 40 {
-			errs = append(errs, fmt.Errorf("alarm %s does not explain itself in its AlarmDescription", id))
-		}
-		for _, m := range alarmMetrics(r.Properties) {
-			found[m] = true
-		}
-	}
-	for _, want := range requiredAlarms {
-		dim := names[want.function]
-		if want.namespace == "AWS/Lambda" {
-			dim = WebhookID // a Ref to the function: its name
-		}
-		if !found[want.namespace+" "+want.metric+" "+dim] {
-			errs = append(errs, fmt.Errorf("no alarm on %s %s for %s", want.namespace, want.metric, dim))
-		}
-	}
-	return errs
-}
-
-// alarmMetrics lists "namespace metric dimension-value" for an alarm's
-// metric, or each metric of its metric math.
-func alarmMetrics(p map[string]any) []string {
-	one := func(m map[string]any) string {
-		dims, _ := m["Dimensions"].([]any)
-		v := ""
-		if len(dims) == 1 {
-			d, _ := dims[0].(map[string]any)
-			v = scalar(d["Value"])
-		}
-		return scalar(m["Namespace"]) + " " + scalar(m["MetricName"]) + " " + v
-	}
-	var out []string
-	if p["MetricName"] != nil {
-		out = append(out, one(p))
-	}
-	list, _ := p["Metrics"].([]any)
-	for _, x := range list {
-		q, _ := x.(map[string]any)
-		stat, _ := q["MetricStat"].(map[string]any)
-		if m, ok := stat["Metric"].(map[string]any); ok {
-			out = append(out, one(m))
-		}
-	}
-	return out
-}
-
 // checkBuild: every function of the template is built by `sam build`
 // through the Makefile at its CodeUri, which has its build-<ID> target.
 func checkBuild(source map[string]any, root string) []error {
@@ -398,47 +331,6 @@ func checkRoutes(s *Stack, fnID, path string, methods ...string) []error {
 	for _, m := range methods {
 		if !found[m] {
 			errs = append(errs, fmt.Errorf("no HTTP API route %s %s to %s", strings.ToUpper(m), path, fnID))
-		}
-	}
-	return errs
-}
-
-// checkThrottling: every stage of the HTTP API is throttled by the
-// Throttling parameters, whose defaults stay under ComplyCube's sandbox
-// limit (5/s) and whose maxima stay at its live limit (10/s).
-func checkThrottling(s *Stack) []error {
-	var errs []error
-	stages := 0
-	for id, r := range s.Resources {
-		if r.Type != "AWS::ApiGatewayV2::Stage" {
-			continue
-		}
-		stages++
-		drs, _ := r.Properties["DefaultRouteSettings"].(map[string]any)
-		rate, _ := drs["ThrottlingRateLimit"].(float64)
-		burst, _ := drs["ThrottlingBurstLimit"].(float64)
-		if rate <= 0 || burst <= 0 {
-			errs = append(errs, fmt.Errorf("stage %s has no route throttling", id))
-			continue
-		}
-		if scalar(rate) != s.Values["ThrottlingRateLimit"] || scalar(burst) != s.Values["ThrottlingBurstLimit"] {
-			errs = append(errs, fmt.Errorf("stage %s throttling %v/%v does not come from the Throttling parameters", id, rate, burst))
-		}
-	}
-	if stages == 0 {
-		errs = append(errs, fmt.Errorf("the stack has no HTTP API stage, so no route throttling"))
-	}
-	for _, name := range []string{"ThrottlingRateLimit", "ThrottlingBurstLimit"} {
-		p := s.Parameters[name]
-		def, err1 := strconv.ParseFloat(scalar(deref(p.Default)), 64)
-		maxv, err2 := strconv.ParseFloat(p.MaxValue, 64)
-		if err1 != nil || err2 != nil || def > 5 || maxv > 10 {
-			errs = append(errs, fmt.Errorf("%s: default %v and MaxValue %q must stay within ComplyCube's limits (5/s sandbox, 10/s live)", name, deref(p.Default), p.MaxValue))
-		}
-	}
-	if d := s.Parameters["ThrottlingRateLimit"].Default; d != nil {
-		if rate, _ := strconv.ParseFloat(*d, 64); rate >= 5 {
-			errs = append(errs, fmt.Errorf("ThrottlingRateLimit default %v is not under ComplyCube's sandbox limit of 5/s", rate))
 		}
 	}
 	return errs

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/complycube-session/createsession/internal/lambda/sessionfn"
 )
 
 func repo(t *testing.T) string {
@@ -98,7 +100,18 @@ func TestTemplate(t *testing.T) {
 	withKMS["SecretKmsKeyArn"] = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 	withEmail := deployValues(t)
 	withEmail["AlarmEmail"] = "ops@example.com"
-	for name, values := range map[string]map[string]string{"samconfig values": deployValues(t), "with a KMS key": withKMS, "with an alarm e-mail": withEmail} {
+	// Invitations without a bot check or a site key (the output is then
+	// not created), and every optional guard left at its default.
+	invitation := deployValues(t)
+	invitation["ClientSource"] = "invitation"
+	invitation["BotCheck"] = "off"
+	delete(invitation, "TurnstileSiteKey")
+	// A live key: the sign-up limit at half of its rate.
+	live := deployValues(t)
+	live["SessionsRateLimit"] = "5"
+	live["SessionsBurstLimit"] = "5"
+	live["SupportEmails"] = "support@example.com,help@example.com"
+	for name, values := range map[string]map[string]string{"samconfig values": deployValues(t), "with a KMS key": withKMS, "with an alarm e-mail": withEmail, "invitations without a bot check": invitation, "a live key": live} {
 		t.Run(name, func(t *testing.T) {
 			for _, err := range Facts(deployed(t, values), repo(t)) {
 				t.Error(err)
@@ -125,9 +138,8 @@ func TestTemplateMistakes(t *testing.T) {
 		{"a contract variable missing", "          ALLOWED_ORIGINS: !Ref AllowedOrigins\n", "", "ALLOWED_ORIGINS is not set"},
 		{"x86_64", "    Architectures: [arm64]", "    Architectures: [x86_64]", "want [arm64]"},
 		{"text logs", "      LogFormat: JSON", "      LogFormat: Text", "LogFormat is Text"},
-		{"CORS on the API", "      DefaultRouteSettings:", "      CorsConfiguration:\n        AllowOrigins: ['*']\n      DefaultRouteSettings:", "answers CORS itself"},
-		{"no throttling", "        ThrottlingRateLimit: !Ref ThrottlingRateLimit\n        ThrottlingBurstLimit: !Ref ThrottlingBurstLimit\n", "        DetailedMetricsEnabled: false\n", "no route throttling"},
-		{"a throttling default over the sandbox limit", "    Default: '4'", "    Default: '8'", "sandbox limit"},
+		{"CORS on the API", "      DefaultRouteSettings:\n", "      CorsConfiguration:\n        AllowOrigins: ['*']\n      DefaultRouteSettings:\n", "answers CORS itself"},
+		{"no throttling", "        ThrottlingRateLimit: !Ref SessionsRateLimit\n        ThrottlingBurstLimit: !Ref SessionsBurstLimit\n", "        DetailedMetricsEnabled: false\n", "no route throttling"},
 		{"CodeUri at a folder with no Makefile", "      CodeUri: .\n", "      CodeUri: handler/\n", "has no Makefile"},
 		{"the go1.x build method (no project flags)", "      BuildMethod: makefile", "      BuildMethod: go1.x", "want makefile"},
 		{"a silent ClientSource default", "    AllowedValues: [signup, invitation, request]", "    Default: request\n    AllowedValues: [signup, invitation, request]", "ClientSource must be required"},
@@ -167,6 +179,47 @@ func TestTemplateMistakes(t *testing.T) {
 		{"the status route on an API of its own", "            ApiId: !Ref SessionsApi\n            Path: /sessions/status\n            Method: POST\n", "            Path: /sessions/status\n            Method: POST\n", "must be on the same API as /sessions"},
 		{"a status function only some deployments get", "  StatusFunction:\n    Type: AWS::Serverless::Function\n", "  StatusFunction:\n    Type: AWS::Serverless::Function\n    Condition: HasAlarmEmail\n", "no AWS::Lambda::Function StatusFunction"},
 		{"the status function logging into the webhook's group", "        LogGroup: !Ref StatusLogGroup\n", "        LogGroup: !Ref WebhookLogGroup\n", "StatusFunction shares log group WebhookLogGroup"},
+		// Sign-ups on the open internet (CONTRACT.md, "On the open internet").
+		{"a BotCheck default (sam deploy would not ask)", "    AllowedValues: [turnstile, 'off']", "    Default: 'off'\n    AllowedValues: [turnstile, 'off']", "BotCheck must be required"},
+		{"a third bot check", "    AllowedValues: [turnstile, 'off']", "    AllowedValues: [turnstile, 'off', recaptcha]", "BotCheck must be required with AllowedValues exactly turnstile and off"},
+		{"BotCheck's off unexplained", "secret. off - no bot", "secret. Off means no bot", "BotCheck's Description does not say what off does"},
+		{"BOT_CHECK not passed to the function", "          BOT_CHECK: !Ref BotCheck\n", "", "BOT_CHECK is not set"},
+		{"SIGNUPS_PER_IP from the wrong parameter", "          SIGNUPS_PER_IP: !Ref SignupsPerIp\n", "          SIGNUPS_PER_IP: !Ref SignupsPerEmail\n", "SIGNUPS_PER_IP is \"3\", want parameter SignupsPerIp"},
+		{"SUPPORT_EMAILS not passed to the function", "          SUPPORT_EMAILS: !Ref SupportEmails\n", "", "SUPPORT_EMAILS is not set"},
+		{"a SignupsPerIp of 0 allowed", "  SignupsPerIp:\n    Type: Number\n    Default: '5'\n    MinValue: '1'", "  SignupsPerIp:\n    Type: Number\n    Default: '5'\n    MinValue: '0'", "SignupsPerIp: MinValue \"0\""},
+		{"a SignupsPerDay off the contract's default", "    Default: '200'", "    Default: '2000'", "SignupsPerDay: default 2000, want the contract's 200"},
+		{"SignupsPerEmail as free text", "  SignupsPerEmail:\n    Type: Number", "  SignupsPerEmail:\n    Type: String", "SignupsPerEmail: Type String, want Number"},
+		{"no site key output", "  TurnstileSiteKey:\n    Condition: HasTurnstileSiteKey\n", "  SiteKey:\n    Condition: HasTurnstileSiteKey\n", "output TurnstileSiteKey is <nil>, want the key"},
+		// Throttling (CONTRACT.md, "Throttling").
+		{"the sign-up rate at a live key's whole rate", "    Default: '2.5'\n    MinValue: '1'\n    MaxValue: '5'", "    Default: '10'\n    MinValue: '1'\n    MaxValue: '10'", "SessionsRateLimit default 10 is over half of a sandbox key's rate"},
+		{"a big sign-up burst", "    Default: '2'\n    MinValue: '1'\n    MaxValue: '5'", "    Default: '5'\n    MinValue: '1'\n    MaxValue: '5'", "SessionsBurstLimit default 5, want a small burst"},
+		{"a live burst above a live key's rate", "    Default: '2'\n    MinValue: '1'\n    MaxValue: '5'", "    Default: '2'\n    MinValue: '1'\n    MaxValue: '10'", "SessionsBurstLimit MaxValue \"10\", want at most 5"},
+		{"a fixed sign-up rate", "        ThrottlingRateLimit: !Ref SessionsRateLimit\n", "        ThrottlingRateLimit: 10\n", "POST /sessions throttled at 10/s, burst 2, which does not come from SessionsRateLimit"},
+		{"a looser default than sign-ups", "      RouteSettings:\n", "      RouteSettings:\n        POST /sessions:\n          ThrottlingRateLimit: 2\n          ThrottlingBurstLimit: 5\n", "DefaultRouteSettings 2.5/s is looser than POST /sessions (2/s)"},
+		{"a Ref in RouteSettings", "      RouteSettings:\n", "      RouteSettings:\n        POST /sessions:\n          ThrottlingRateLimit: !Ref SessionsRateLimit\n          ThrottlingBurstLimit: !Ref SessionsBurstLimit\n", "RouteSettings \"POST /sessions\" ThrottlingBurstLimit is Ref=SessionsBurstLimit, not a literal number"},
+		{"webhooks without a route limit of their own", "        POST /webhooks:\n          ThrottlingRateLimit: 50\n          ThrottlingBurstLimit: 100\n", "", "POST /webhooks has no route limit of its own"},
+		{"webhooks throttled like sign-ups", "          ThrottlingRateLimit: 50\n          ThrottlingBurstLimit: 100\n", "          ThrottlingRateLimit: 5\n          ThrottlingBurstLimit: 10\n", "POST /webhooks throttled at 5/s"},
+		{"a webhook route setting without its burst", "          ThrottlingRateLimit: 50\n          ThrottlingBurstLimit: 100\n", "          ThrottlingRateLimit: 50\n", "RouteSettings \"POST /webhooks\" must set both"},
+		{"polling in the sign-ups' bucket", "        POST /sessions/status:\n          ThrottlingRateLimit: 20\n          ThrottlingBurstLimit: 40\n", "", "POST /sessions/status has no route limit of its own"},
+		// Alarms (CONTRACT.md, "Telling the operator").
+		{"the key's reads watched in one function only", "      MetricName: KeyReadFailures\n      Dimensions:\n        - Name: Function\n          Value: !Sub '${AWS::StackName}-webhook'", "      MetricName: KeyReadFailures\n      Dimensions:\n        - Name: Function\n          Value: !Sub '${AWS::StackName}-create-session'", "no alarm on ComplyCubeCreateSession KeyReadFailures for complycube-createsession-webhook"},
+		{"no signature alarm", "      MetricName: WebhookSignatureFailures\n", "      MetricName: WebhookDuplicates\n", "no alarm on ComplyCubeCreateSession WebhookSignatureFailures"},
+		{"a signature alarm at ComplyCube's ten", "      MetricName: WebhookSignatureFailures\n      Dimensions:\n        - Name: Function\n          Value: !Sub '${AWS::StackName}-webhook'\n      Statistic: Sum\n      Period: 900\n      EvaluationPeriods: 1\n      Threshold: 3\n", "      MetricName: WebhookSignatureFailures\n      Dimensions:\n        - Name: Function\n          Value: !Sub '${AWS::StackName}-webhook'\n      Statistic: Sum\n      Period: 900\n      EvaluationPeriods: 1\n      Threshold: 10\n", "WebhookSignatureAlarm fires at 10: ComplyCube disables the webhook after ten failed deliveries"},
+		{"a signature alarm one event never fires", "      MetricName: WebhookSignatureFailures\n      Dimensions:\n        - Name: Function\n          Value: !Sub '${AWS::StackName}-webhook'\n      Statistic: Sum\n      Period: 900\n", "      MetricName: WebhookSignatureFailures\n      Dimensions:\n        - Name: Function\n          Value: !Sub '${AWS::StackName}-webhook'\n      Statistic: Sum\n      Period: 120\n", "WebhookSignatureAlarm fires at 3 in 120 s: one event's first 3 attempts take 180 s"},
+		{"no alarm on unreadable webhooks", "      MetricName: WebhookUnreadable\n", "      MetricName: WebhookDuplicates\n", "no alarm on ComplyCubeCreateSession WebhookUnreadable"},
+		{"no alarm on publish failures", "      MetricName: WebhookPublishFailures\n", "      MetricName: WebhookDuplicates\n", "no alarm on ComplyCubeCreateSession WebhookPublishFailures"},
+		{"the cap alarm on another reason", "          Value: day\n", "          Value: ip\n", "no alarm on ComplyCubeCreateSession SignupRefused for complycube-createsession-create-session"},
+		{"the cap alarm without its function", "        - Name: Function\n          Value: !Sub '${AWS::StackName}-create-session'\n        - Name: Reason\n", "        - Name: Reason\n", "no alarm on ComplyCubeCreateSession SignupRefused"},
+		{"a cap alarm that needs two refusals", "          Value: day\n      Statistic: Sum\n      Period: 86400\n      EvaluationPeriods: 1\n      Threshold: 1\n", "          Value: day\n      Statistic: Sum\n      Period: 86400\n      EvaluationPeriods: 1\n      Threshold: 2\n", "SignupCapReachedAlarm fires at 2, want 1 or fewer"},
+		{"an alarm that breaches on a quiet site", "      # No deliveries, nothing unread.\n      TreatMissingData: notBreaching\n", "      TreatMissingData: breaching\n", "WebhookUnreadableAlarm: TreatMissingData \"breaching\", want notBreaching"},
+		{"an alarm that leaves missing data to chance", "      # No deliveries, nothing unread.\n      TreatMissingData: notBreaching\n", "", "alarm WebhookUnreadableAlarm leaves TreatMissingData to CloudWatch's default"},
+		{"no silence alarm", "              MetricName: Webhooks\n", "              MetricName: WebhookDuplicates\n", "no silence alarm"},
+		{"a silence alarm that never sees a silent day", "IF(FILL(webhooks, 0) > 0, 0, FILL(sessions, 0))", "IF(webhooks > 0, 0, FILL(sessions, 0))", "does not FILL(webhooks, 0)"},
+		{"a silence alarm over an hour", "                - Name: StatusCode\n                  Value: '200'\n            Period: 86400\n", "                - Name: StatusCode\n                  Value: '200'\n            Period: 3600\n", "want the last 24 hours"},
+		{"a silence alarm that breaches on a quiet day", "      # No sessions in the window (a quiet day): nothing was expected.\n      TreatMissingData: notBreaching\n", "      TreatMissingData: breaching\n", "WebhookSilenceAlarm: TreatMissingData \"breaching\", want notBreaching"},
+		{"the state alarm without the status function", "                  Value: !Sub '${AWS::StackName}-status'\n", "                  Value: !Sub '${AWS::StackName}-create-session'\n", "no alarm on ComplyCubeCreateSession StateErrors for complycube-createsession-status"},
+		{"a state alarm that a quiet function blanks", "FILL(createsession, 0) + FILL(webhook, 0) + FILL(status, 0)", "createsession + webhook + status", "does not FILL(createsession, 0)"},
+		{"a state alarm that waits for many failures", "          Expression: FILL(createsession, 0) + FILL(webhook, 0) + FILL(status, 0)\n      EvaluationPeriods: 1\n      Threshold: 3\n", "          Expression: FILL(createsession, 0) + FILL(webhook, 0) + FILL(status, 0)\n      EvaluationPeriods: 1\n      Threshold: 50\n", "fires at 50 in 300 s, want 5 or fewer"},
 		{"no status endpoint output", "    Value: !Sub 'https://${SessionsApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}/sessions/status'", "    Value: !Sub 'https://${SessionsApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}/status'", "output StatusEndpoint is"},
 	}
 	dir := t.TempDir()
@@ -261,6 +314,15 @@ func TestSamConfig(t *testing.T) {
 	if err := json.Unmarshal(read(t, "events/env.json"), &envFile); err != nil {
 		t.Fatal(err)
 	}
+	// The sample deploy lets anyone sign up: a bot check must guard it.
+	if errs := SamConfigFacts(deployValues(t)); len(errs) > 0 {
+		t.Errorf("samconfig.toml: %v", errs)
+	}
+	unguarded := deployValues(t)
+	unguarded["ClientSource"], unguarded["BotCheck"] = "signup", "off"
+	if errs := SamConfigFacts(unguarded); len(errs) == 0 {
+		t.Error("SamConfigFacts accepted a sample deploy of open sign-ups without a bot check")
+	}
 	// One section per function that has sample events (events_test.go),
 	// each named by its logical ID, as sam local looks them up.
 	if keys := mapKeys(envFile); !slices.Equal(keys, []string{FunctionID, StatusID}) {
@@ -314,5 +376,22 @@ func TestParseOverrides(t *testing.T) {
 	}
 	if _, err := ParseOverrides(`=1`); err == nil {
 		t.Error("nameless value accepted")
+	}
+}
+
+// TestGuardVariablesAreTheFunctions: the names the template passes (the
+// contract's) are the ones the create-session function reads.
+func TestGuardVariablesAreTheFunctions(t *testing.T) {
+	for contract, code := range map[string]string{
+		EnvBotCheck:              sessionfn.EnvBotCheck,
+		EnvSignupsPerIP:          sessionfn.EnvSignupsPerIP,
+		EnvSignupsPerEmail:       sessionfn.EnvSignupsPerEmail,
+		EnvSignupsPerDay:         sessionfn.EnvSignupsPerDay,
+		EnvInvitationMaxSessions: sessionfn.EnvInvitationMaxSessions,
+		EnvSupportEmails:         sessionfn.EnvSupportEmails,
+	} {
+		if contract != code {
+			t.Errorf("the template passes %s, the function reads %s", contract, code)
+		}
 	}
 }
