@@ -14,7 +14,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"mime"
 	"net/http"
 	"slices"
 	"strconv"
@@ -134,27 +133,8 @@ func panicString(p any) string {
 // serve answers a request; originAllowed says whether its Origin header,
 // if any, is on the allowlist.
 func (h *SessionStarter) serve(ctx context.Context, req api.Request, originAllowed, fromBrowser bool) outcome {
-	if fromBrowser && !originAllowed {
-		return fail(http.StatusForbidden, api.TypeOriginNotAllowed, "This origin may not call this endpoint.", nil)
-	}
-	switch req.Method {
-	case http.MethodOptions:
-		return outcome{resp: cors.Preflight(fromBrowser)}
-	case http.MethodPost:
-	default:
-		o := fail(http.StatusMethodNotAllowed, api.TypeMethodNotAllowed, "Only POST is allowed.", nil)
-		o.resp.Header.Set("Allow", cors.Allow)
-		return o
-	}
-	mt, _, err := mime.ParseMediaType(req.Header.Get("Content-Type"))
-	if err != nil || mt != "application/json" {
-		return fail(http.StatusUnsupportedMediaType, api.TypeUnsupportedMediaType, "Content-Type must be application/json.", nil)
-	}
-	if len(req.Body) > MaxBodyBytes {
-		return fail(http.StatusRequestEntityTooLarge, api.TypeRequestTooLarge, "The body is larger than 16 KiB.", nil)
-	}
-	if req.BadEncoding {
-		return fail(http.StatusBadRequest, api.TypeInvalidRequest, "The body is marked base64 but is not valid base64.", nil)
+	if resp, errType, stop := cors.Gate(originAllowed, fromBrowser, req, MaxBodyBytes); stop {
+		return outcome{resp: resp, errType: errType}
 	}
 	vr, ferr := h.validator.Validate(req.Body)
 	if ferr != nil {

@@ -8,13 +8,16 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 
 	"github.com/complycube-session/createsession/internal/local/simulator"
 	"github.com/complycube-session/createsession/internal/testonly/syncbuf"
@@ -636,10 +639,10 @@ func TestBrowserRateLimited(t *testing.T) {
 		chromedp.Click(chromedp.ID("verify")),
 		chromedp.WaitVisible(chromedp.CSS("#status.error")),
 	)
-	// "in 2 minutes" when the browser lets the page read Retry-After (the
-	// answer must list it in Access-Control-Expose-Headers), else no figure.
-	got := text(t, ctx, "status")
-	if got != "Too many attempts. Please try again in 2 minutes." && got != "Too many attempts. Please wait a few minutes, then try again." {
+	// "in about 2 minutes": the page reads Retry-After, which the browser
+	// allows only because the answer lists it in
+	// Access-Control-Expose-Headers.
+	if got := text(t, ctx, "status"); got != "Too many attempts. Please try again in about 2 minutes." {
 		t.Errorf("status %q", got)
 	}
 	if !warnings.waitFor(`429`, `"type":"rate_limit_exceeded"`) {
@@ -660,4 +663,528 @@ func screenshotPath(t *testing.T) string {
 		return filepath.Join("..", "..", "docs", "example-site.png")
 	}
 	return filepath.Join(t.TempDir(), "example-site.png")
+}
+
+// TestBrowserBotCheck: with BOT_CHECK=turnstile the dev server stands in
+// for Cloudflare Turnstile, and the sign-up form shows its widget above
+// the button. The form cannot be sent until the person completes the
+// check; then the sign-up goes through to the simulator's page. A token
+// is good once: the page asks for a new check whenever it comes back or
+// the function refused (a token replayed, a token taken and used first by
+// someone else, a sign-up limit), and tells the visitor what happened.
+func TestBrowserBotCheck(t *testing.T) {
+	if testing.Short() {
+		t.Skip("real-browser test; -short skips it")
+	}
+	d := startDevServerArgs(t, map[string]string{"BOT_CHECK": "turnstile", "SIGNUPS_PER_EMAIL": "1", "SIGNUPS_PER_IP": "20"}, "-simulator-rate", "50")
+	if !waitFor(d.out, "BOT_CHECK=turnstile", "stand-in") {
+		t.Fatalf("the dev server does not say it stands in for Turnstile:\n%s", d.out.String())
+	}
+	ctx := browser(t)
+	warnings := watchConsole(ctx)
+
+	do(t, ctx, "open the site", chromedp.Navigate(d.site+"/"), chromedp.WaitVisible(chromedp.ID("email")))
+	waitWidget(t, ctx)
+	// The widget is in the sign-up form, above its button, and its token
+	// field with it.
+	if ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`(() => {
+		const form = document.getElementById("verify-form"), widget = document.querySelector(`+widgetBox+`), button = document.getElementById("verify");
+		return form.contains(widget) && widget.offsetParent !== null &&
+			!!(widget.compareDocumentPosition(button) & Node.DOCUMENT_POSITION_FOLLOWING) &&
+			form.contains(document.querySelector('input[name="cf-turnstile-response"]'));
+	})()`)); err != nil || !ok {
+		t.Errorf("the check is not shown inside the sign-up form above its button (%v)", err)
+	}
+	wantBlocked(t, ctx, "before the check")
+	typeIn(t, ctx, "email", "ada@example.com")
+	typeIn(t, ctx, "first-name", "Ada")
+	typeIn(t, ctx, "last-name", "Lovelace")
+	// Neither the (disabled) button nor Enter in a field sends the form.
+	clickAt(t, ctx, "#verify")
+	do(t, ctx, "Enter in a field", chromedp.KeyEvent(kb.Enter), chromedp.Sleep(500*time.Millisecond))
+	if n := countRequests(d.out.String(), "POST", "/sessions", 0); n != 0 {
+		t.Fatalf("the form was sent %d times before the check:\n%s", n, d.out.String())
+	}
+	wantBlocked(t, ctx, "after trying to send without the check")
+
+	first := completeCheck(t, ctx)
+	clickAt(t, ctx, "#verify")
+	waitSimulator(t, ctx, d)
+	clientID := jsText(t, ctx, "client-id")
+	if c, ok := d.simulator.Client(clientID); !ok || c.Email != "ada@example.com" {
+		t.Errorf("the session is for %q, not the client the sign-up created (%+v)", clientID, c)
+	}
+	// The function asked siteverify (the stand-in, served by the dev
+	// server's API) and created the client only after its yes. (The dev
+	// server's text log has a line for /sessions, none for siteverify.)
+	if !waitFor(d.out, "POST /sessions 200 ", "createdClientId="+clientID) {
+		t.Errorf("no sign-up answered 200 in the dev server's log:\n%s", d.out.String())
+	}
+
+	// Back to the form with the back button (Chromium restores the page
+	// from its back/forward cache, as it was left): the token it sent is
+	// spent, so the check starts over and the form is blocked again.
+	back(t, ctx, d.site+"/")
+	waitWidget(t, ctx)
+	logComeBack(t, ctx)
+	wantBlocked(t, ctx, "back from the simulator's page")
+	if got, _ := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[document.querySelector('input[name="cf-turnstile-response"]').value, document.getElementById("status").textContent]`)); len(got) != 2 || got[0] != "" || got[1] != "" {
+		t.Errorf("back from the simulator's page, the widget's token and the status line: %q; want both empty", got)
+	}
+	// The spent token, replayed (say by a script that read it), is refused:
+	// siteverify tells the function it was checked before.
+	if status, answer := signUp(t, d, "replay@example.com", first); status != http.StatusForbidden || answer["type"] != "bot_check_failed" {
+		t.Errorf("a replayed token: %d %v, want 403 bot_check_failed", status, answer)
+	}
+	if !waitFor(d.out, "POST /sessions 403 ", "bot_check_failed", "timeout-or-duplicate", "refusedFor=bot") {
+		t.Errorf("the replay's refusal is not in the dev server's log with siteverify's reason:\n%s", d.out.String())
+	}
+
+	// A token used by someone else before the person sends the form: the
+	// function refuses the person's sign-up (403), the page says so in the
+	// visitor's words and asks for the check again; with a new token the
+	// sign-up goes through.
+	typeIn(t, ctx, "email", "grace@example.com")
+	typeIn(t, ctx, "first-name", "Grace")
+	typeIn(t, ctx, "last-name", "Hopper")
+	taken := completeCheck(t, ctx)
+	if status, answer := signUp(t, d, "mallory@example.com", taken); status != http.StatusOK {
+		t.Fatalf("the sign-up that takes the token first: %d %v", status, answer)
+	}
+	clickAt(t, ctx, "#verify")
+	waitTrue(t, ctx, "an error is shown", `document.querySelector("#status.error") !== null`)
+	if got := jsText(t, ctx, "status"); got != "We could not confirm you are a person. Please complete the check again." {
+		t.Errorf("after a 403 bot_check_failed the page says %q", got)
+	}
+	if !warnings.waitFor(`403`, `"type":"bot_check_failed"`) {
+		t.Errorf("the function's own answer is not in the console: %q", warnings.all())
+	}
+	wantBlocked(t, ctx, "after the 403")
+	if again := completeCheck(t, ctx); again == taken {
+		t.Error("the widget gave the refused token again")
+	}
+	clickAt(t, ctx, "#verify")
+	waitSimulator(t, ctx, d)
+	if c, ok := d.simulator.Client(jsText(t, ctx, "client-id")); !ok || c.Email != "grace@example.com" {
+		t.Errorf("Grace's session is for %+v", c)
+	}
+
+	// A sign-up limit (SIGNUPS_PER_EMAIL=1, and Ada signed up): the page
+	// names it, with the wait it reads from Retry-After, and the check
+	// starts over.
+	do(t, ctx, "Ada again", chromedp.Navigate(d.site+"/"), chromedp.WaitVisible(chromedp.ID("email")))
+	waitWidget(t, ctx)
+	typeIn(t, ctx, "email", "ada@example.com")
+	typeIn(t, ctx, "first-name", "Ada")
+	typeIn(t, ctx, "last-name", "Lovelace")
+	completeCheck(t, ctx)
+	clickAt(t, ctx, "#verify")
+	waitTrue(t, ctx, "an error is shown", `document.querySelector("#status.error") !== null`)
+	if got := jsText(t, ctx, "status"); !emailLimitText.MatchString(got) {
+		t.Errorf("after the e-mail address's limit the page says %q", got)
+	}
+	wantBlocked(t, ctx, "after the 429")
+	logs := d.out.String()
+	if countRequests(logs, "POST", "/sessions", 429) != 1 || !strings.Contains(logs, "refusedFor=email") {
+		t.Errorf("the dev server did not refuse the e-mail address once:\n%s", logs)
+	}
+	// Every sign-up carried its token: none was refused for want of one.
+	if strings.Contains(logs, "turnstileToken") {
+		t.Errorf("a sign-up went without its token:\n%s", logs)
+	}
+	if posts, ok := countRequests(logs, "POST", "/sessions", 0), countRequests(logs, "POST", "/sessions", 200); posts != 6 || ok != 3 {
+		t.Errorf("%d sign-ups, %d answered 200; want 6 and 3 (Ada, Mallory, Grace):\n%s", posts, ok, logs)
+	}
+}
+
+var emailLimitText = regexp.MustCompile(`^This e-mail address has been used for too many sign-ups today\. Please try again in about \d+ (hours|minutes?)\.$`)
+
+// widgetBox selects the stand-in's widget (the button it renders with the
+// role of a checkbox) in the example site's form, as a JavaScript string.
+const widgetBox = `"#bot-check #turnstile-widget [role=checkbox]"`
+
+// waitWidget waits for the bot check's widget to be rendered.
+func waitWidget(t *testing.T, ctx context.Context) {
+	t.Helper()
+	waitTrue(t, ctx, "the bot check's widget is shown", `document.readyState === "complete" && document.querySelector(`+widgetBox+`) !== null`)
+}
+
+// wantBlocked checks that the form waits for the check: the button is
+// disabled, the hint says why, and the widget is not ticked.
+func wantBlocked(t *testing.T, ctx context.Context, when string) {
+	t.Helper()
+	got, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[
+		String(document.getElementById("verify").disabled),
+		(h => h.offsetParent !== null ? h.textContent.trim() : "(hidden)")(document.getElementById("bot-check-hint")),
+		document.querySelector(`+widgetBox+`).getAttribute("aria-checked"),
+	]`))
+	if err != nil || len(got) != 3 || got[0] != "true" || got[1] != "Please complete the check above." || got[2] != "false" {
+		t.Errorf("%s: button disabled, hint and widget ticked: %q (%v); want the form blocked until the check", when, got, err)
+	}
+}
+
+// completeCheck clicks the check as a person does, after a pause, waits
+// for the form to be ready to send, and returns the widget's token.
+func completeCheck(t *testing.T, ctx context.Context) string {
+	t.Helper()
+	personPause()
+	clickAt(t, ctx, "#bot-check #turnstile-widget [role=checkbox]")
+	waitTrue(t, ctx, "the form is ready to send after the check", `!document.getElementById("verify").disabled`)
+	got, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[
+		document.querySelector('input[name="cf-turnstile-response"]').value,
+		document.querySelector(`+widgetBox+`).getAttribute("aria-checked"),
+		String(document.getElementById("bot-check-hint").hidden),
+	]`))
+	if err != nil || len(got) != 3 || got[0] == "" || got[1] != "true" || got[2] != "true" {
+		t.Fatalf("after the check: token, widget ticked, hint hidden: %q (%v)", got, err)
+	}
+	return got[0]
+}
+
+// signUp sends a sign-up with a bot-check token from outside the page, as
+// a script that got hold of the token would, from the site's origin.
+func signUp(t *testing.T, d *devServer, email, token string) (int, map[string]any) {
+	t.Helper()
+	body, _ := json.Marshal(map[string]any{
+		"client":             map[string]any{"type": "person", "email": email, "personDetails": map[string]string{"firstName": "Some", "lastName": "One"}},
+		"workflowTemplateId": demoTemplate,
+		"successUrl":         d.site + "/success.html",
+		"cancelUrl":          d.site + "/cancel.html",
+		"turnstileToken":     token,
+	})
+	req, _ := http.NewRequest(http.MethodPost, d.api+"/sessions", strings.NewReader(string(body)))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Origin", d.site)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var answer map[string]any
+	json.NewDecoder(res.Body).Decode(&answer)
+	return res.StatusCode, answer
+}
+
+// The helpers below act on the page through JavaScript and raw input
+// events, not through chromedp's queries: those lose the page that the
+// back button restores from Chromium's back/forward cache, and wait on it
+// until the test times out.
+
+// back goes back in the tab's history, as the back button does, and waits
+// for the page at want.
+func back(t *testing.T, ctx context.Context, want string) {
+	t.Helper()
+	js, _ := json.Marshal(want)
+	do(t, ctx, "back", chromedp.Evaluate[chromedp.Void](`history.back()`))
+	waitTrue(t, ctx, "back at "+want, `location.href === `+string(js)+` && document.readyState === "complete"`)
+}
+
+// waitTrue waits up to 10 s for the JavaScript expression to be true. It
+// asks again and again rather than with one Poll, which fails when the
+// page it runs in is navigated away meanwhile.
+func waitTrue(t *testing.T, ctx context.Context, what, expression string) {
+	t.Helper()
+	var err error
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		var ok bool
+		if ok, err = chromedp.Run(ctx, chromedp.Evaluate[bool](expression)); err == nil && ok {
+			return
+		}
+	}
+	loc, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`location.href`))
+	t.Fatalf("%s: not so within 10 s (at %s; %v)", what, loc, err)
+}
+
+// waitSimulator waits for the simulator's hosted page.
+func waitSimulator(t *testing.T, ctx context.Context, d *devServer) {
+	t.Helper()
+	js, _ := json.Marshal(d.sim + "/session/")
+	waitTrue(t, ctx, "at the simulator's page", `location.href.startsWith(`+string(js)+`) && document.readyState === "complete" && document.getElementById("complete") !== null`)
+}
+
+// clickAt clicks, with the mouse, the middle of the element the CSS
+// selector finds, as a person does.
+func clickAt(t *testing.T, ctx context.Context, css string) {
+	t.Helper()
+	js, _ := json.Marshal(css)
+	xy, err := chromedp.Run(ctx, chromedp.Evaluate[[]float64](`(e => {
+		e.scrollIntoView({block: "center"});
+		const r = e.getBoundingClientRect();
+		return [r.left + r.width / 2, r.top + r.height / 2];
+	})(document.querySelector(`+string(js)+`))`))
+	if err != nil || len(xy) != 2 {
+		t.Fatalf("find %s: %v", css, err)
+	}
+	do(t, ctx, "click "+css, chromedp.MouseClickXY(xy[0], xy[1]))
+}
+
+// typeIn empties the field with that id, focuses it and types text into it.
+func typeIn(t *testing.T, ctx context.Context, id, text string) {
+	t.Helper()
+	do(t, ctx, "type into #"+id,
+		chromedp.Evaluate[chromedp.Void](`(e => { e.value = ""; e.focus(); })(document.getElementById("`+id+`"))`),
+		chromedp.KeyEvent(text),
+	)
+}
+
+// jsText is the text of the element with that id.
+func jsText(t *testing.T, ctx context.Context, id string) string {
+	t.Helper()
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById("`+id+`").textContent`))
+	if err != nil {
+		t.Fatalf("text of #%s: %v", id, err)
+	}
+	return strings.TrimSpace(v)
+}
+
+// logComeBack says how the page the back button showed came back: as it
+// was left (the back/forward cache) or loaded again. The site must handle
+// both; which one Chromium takes is its choice.
+func logComeBack(t *testing.T, ctx context.Context) {
+	t.Helper()
+	how, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`performance.getEntriesByType("navigation")[0].type === "back_forward" ? "loaded again" : "restored from the back/forward cache"`))
+	t.Logf("the page came back %s", how)
+}
+
+// TestBrowserInvitationLeavesNoTrace: a page opened with an invitation
+// link takes the token out of its address and the tab's history at once,
+// and no request the site makes carries it in a Referer, while the
+// invitation still works: to the simulator's page, back, and again after
+// a cancel ("Start again" has no token in its link), until the invitation
+// is used up (410), which the page says in the visitor's words.
+func TestBrowserInvitationLeavesNoTrace(t *testing.T) {
+	if testing.Short() {
+		t.Skip("real-browser test; -short skips it")
+	}
+	d := startDevServerArgs(t, map[string]string{"CLIENT_SOURCE": "invitation", "INVITATION_MAX_SESSIONS": "3"}, "-simulator-rate", "50")
+	var link, invited string
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline) && link == ""; time.Sleep(10 * time.Millisecond) {
+		if m := invitationLine.FindStringSubmatch(d.out.String()); m != nil {
+			invited, link = m[1], m[2]
+		}
+	}
+	token, found := strings.CutPrefix(link, d.site+"/?invitation=")
+	if !found || len(token) < 40 {
+		t.Fatalf("no invitation link in the dev server's first lines:\n%s", d.out.String())
+	}
+	ctx := browser(t)
+	sent := recordRequests(ctx)
+	do(t, ctx, "open the invitation", chromedp.Navigate(link), chromedp.WaitVisible(chromedp.ID("verify")))
+
+	// Right after load: the address and every history entry of the tab
+	// are without the token, and the token is kept for this tab only.
+	if loc := location(t, ctx); loc != d.site+"/" {
+		t.Errorf("after load the address is %s, want %s/", loc, d.site)
+	}
+	noTokenInHistory(t, ctx, token, "after load")
+	if kept, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`sessionStorage.getItem("complycube.invitation") || ""`)); kept != token {
+		t.Errorf("the token is not kept in the tab's sessionStorage: %q", kept)
+	}
+	if got := text(t, ctx, "verify"); got != "Continue to verification" {
+		t.Errorf("button %q", got)
+	}
+	// What a request that asks for the whole address as its Referer would
+	// reveal: the address without the token. (This also shows that the
+	// recorder sees Referer headers.)
+	do(t, ctx, "a request that asks for the full referrer",
+		chromedp.Evaluate[chromedp.Void](`fetch("style.css?probe", {referrerPolicy: "unsafe-url", cache: "no-store"}).then(r => r.text())`, chromedp.EvalAwaitPromise))
+	if got := sent.referers(d.site + "/style.css?probe"); len(got) == 0 || got[0] != d.site+"/" {
+		t.Errorf("a request with referrerPolicy unsafe-url sent Referer %q, want %s/", got, d.site)
+	}
+
+	// The flow works: to the simulator's page for the invited client,
+	// which sees no referrer.
+	do(t, ctx, "Continue", chromedp.Click(chromedp.ID("verify")), chromedp.WaitVisible(chromedp.ID("complete")))
+	if got := text(t, ctx, "client-id"); got != invited {
+		t.Errorf("session for %q, want the invited client %q", got, invited)
+	}
+	if ref, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.referrer`)); err != nil || ref != "" {
+		t.Errorf("the simulator's page has document.referrer %q (%v), want none", ref, err)
+	}
+	noTokenInHistory(t, ctx, token, "at the simulator's page")
+
+	// Back: the site's page, still without the token, and the invitation
+	// still works from the tab's sessionStorage.
+	back(t, ctx, d.site+"/")
+	logComeBack(t, ctx)
+	noTokenInHistory(t, ctx, token, "back from the simulator's page")
+	waitTrue(t, ctx, "the button is ready again", `!document.getElementById("verify").disabled && document.getElementById("verify").textContent.trim() === "Continue to verification"`)
+	clickAt(t, ctx, "#verify")
+	waitSimulator(t, ctx, d)
+	if got := jsText(t, ctx, "client-id"); got != invited {
+		t.Errorf("second session for %q, want %q", got, invited)
+	}
+
+	// Cancel, then "Start again" (a link to index.html, no token): the
+	// invitation still works, for its third and last session.
+	personPause()
+	clickAt(t, ctx, "#cancel")
+	js, _ := json.Marshal(d.site + "/cancel.html")
+	waitTrue(t, ctx, "at the cancel page", `location.href === `+string(js)+` && document.readyState === "complete"`)
+	clickAt(t, ctx, "a.button-link")
+	// (The dev server's file server answers /index.html with a redirect to /.)
+	waitTrue(t, ctx, "the site's page, ready", `location.pathname === "/" && document.readyState === "complete" && !document.getElementById("verify").disabled`)
+	clickAt(t, ctx, "#verify")
+	waitSimulator(t, ctx, d)
+
+	// A fourth time: the invitation is used up (410). The page says so, and
+	// forgets the token.
+	back(t, ctx, d.site+"/")
+	waitTrue(t, ctx, "the button is ready again", `!document.getElementById("verify").disabled`)
+	clickAt(t, ctx, "#verify")
+	waitTrue(t, ctx, "an error is shown", `document.querySelector("#status.error") !== null`)
+	if got := jsText(t, ctx, "status"); got != "This invitation link has been used as many times as it allows. Please ask for a new one." {
+		t.Errorf("after a 410 the page says %q", got)
+	}
+	if countRequests(d.out.String(), "POST", "/sessions", 410) != 1 {
+		t.Errorf("the dev server did not answer 410 once:\n%s", d.out.String())
+	}
+	if kept, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`sessionStorage.getItem("complycube.invitation") || ""`)); kept != "" {
+		t.Errorf("the used-up token is still kept: %q", kept)
+	}
+	noTokenInHistory(t, ctx, token, "at the end")
+
+	// No request but the opening of the link had the token in its address,
+	// none sent it in a Referer, and no page of the site sent a Referer at
+	// all (its stylesheet and script, the calls to the API, the moves to
+	// the simulator, "Start again"), but the request that asked for one.
+	all := sent.all()
+	var opened []network.RequestID
+	for _, r := range all {
+		if strings.Contains(r.url, token) {
+			if r.url != link || !r.document {
+				t.Errorf("a request has the token in its address: %s", r.url)
+			} else if !slices.Contains(opened, r.id) {
+				opened = append(opened, r.id)
+			}
+		}
+		if strings.Contains(r.referer, token) {
+			t.Errorf("a request to %s sent the token in its Referer", r.url)
+		}
+		if strings.HasPrefix(r.referer, d.site) && r.url != d.site+"/style.css?probe" {
+			t.Errorf("a request of the site to %s sent Referer %q", r.url, r.referer)
+		}
+	}
+	if len(opened) != 1 {
+		t.Errorf("the link was requested %d times, want once (its opening): %v", len(opened), all)
+	}
+	for _, want := range []string{d.site + "/style.css", d.site + "/app.js", d.api + "/sessions"} {
+		if !slices.ContainsFunc(all, func(r sentRequest) bool { return r.url == want }) {
+			t.Errorf("the recorder did not see a request to %s", want)
+		}
+	}
+}
+
+// noTokenInHistory checks the tab's address and every entry of its
+// history (the back and forward lists) for the token. (Chromium keeps the
+// address first typed or opened in an entry's UserTypedURL, for its own
+// address bar; no page can read or change it, so it is not checked.)
+func noTokenInHistory(t *testing.T, ctx context.Context, token, when string) {
+	t.Helper()
+	h, err := chromedp.Run(ctx, chromedp.NavigationEntries())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range h.Entries {
+		if strings.Contains(e.URL, token) {
+			t.Errorf("%s: the tab's history has an entry with the token: %s", when, e.URL)
+		}
+	}
+	if loc, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`location.href`)); strings.Contains(loc, token) {
+		t.Errorf("%s: the address has the token: %s", when, loc)
+	}
+}
+
+// sentRequest is one request a tab sent, as the browser reported it: its
+// address, whether it loaded a document, and its Referer header.
+type sentRequest struct {
+	id       network.RequestID
+	url      string
+	document bool
+	referer  string
+}
+
+// requestRecorder keeps every request the tab sends, with the Referer of
+// the browser's own account of it (requestWillBeSent) and of the headers
+// its network stack put on the wire (requestWillBeSentExtraInfo), which
+// may come in either order.
+type requestRecorder struct {
+	mu       sync.Mutex
+	requests []sentRequest
+	wire     map[network.RequestID][]string // Referer headers on the wire
+}
+
+func recordRequests(ctx context.Context) *requestRecorder {
+	r := &requestRecorder{wire: map[network.RequestID][]string{}}
+	will := chromedp.Events(ctx, network.RequestWillBeSent)
+	extra := chromedp.Events(ctx, network.RequestWillBeSentExtraInfo)
+	go func() {
+		for ev, err := range will {
+			if err != nil {
+				return
+			}
+			r.mu.Lock()
+			r.requests = append(r.requests, sentRequest{id: ev.RequestID, url: ev.Request.URL, document: ev.Type == network.ResourceTypeDocument, referer: header(ev.Request.Headers, "Referer")})
+			r.mu.Unlock()
+		}
+	}()
+	go func() {
+		for ev, err := range extra {
+			if err != nil {
+				return
+			}
+			r.mu.Lock()
+			r.wire[ev.RequestID] = append(r.wire[ev.RequestID], header(ev.Headers, "Referer"))
+			r.mu.Unlock()
+		}
+	}()
+	return r
+}
+
+// all is every request so far, once for the browser's account of its
+// Referer and once for each set of headers on the wire.
+func (r *requestRecorder) all() []sentRequest {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var all []sentRequest
+	urls := map[network.RequestID]sentRequest{}
+	for _, q := range r.requests {
+		all = append(all, q)
+		urls[q.id] = q
+	}
+	for id, refs := range r.wire {
+		for _, ref := range refs {
+			q := urls[id] // url "" when the browser's account is not in yet
+			q.id, q.referer = id, ref
+			all = append(all, q)
+		}
+	}
+	return all
+}
+
+// referers are the Referer headers of the requests to url, waiting up to
+// 5 s for the first.
+func (r *requestRecorder) referers(url string) []string {
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		var refs []string
+		for _, q := range r.all() {
+			if q.url == url {
+				refs = append(refs, q.referer)
+			}
+		}
+		if len(refs) > 0 || time.Now().After(deadline) {
+			return refs
+		}
+	}
+}
+
+// header is a header's value, whatever the case of its name.
+func header(h network.Headers, name string) string {
+	for k, v := range h {
+		if strings.EqualFold(k, name) {
+			s, _ := v.(string)
+			return s
+		}
+	}
+	return ""
 }

@@ -10,9 +10,6 @@ import (
 	"io"
 	"os"
 
-	"github.com/aws/aws-lambda-go/lambda"
-
-	"github.com/complycube-session/createsession/internal/lambda/apigateway"
 	"github.com/complycube-session/createsession/internal/lambda/startup"
 	"github.com/complycube-session/createsession/internal/lambda/statusfn"
 )
@@ -27,12 +24,5 @@ func main() {
 // does not return. It returns an error, already logged, only when the
 // configuration is unusable.
 func run(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
-	fn, err := startup.WithoutGC(func() (apigateway.Lambda, error) {
-		return statusfn.FromEnv(ctx, getenv, startup.NewLogger(stdout))
-	})
-	if err != nil {
-		return err
-	}
-	lambda.StartWithOptions(fn, lambda.WithContext(ctx))
-	return nil
+	return startup.Run(ctx, getenv, stdout, statusfn.FromEnv)
 }

@@ -1,6 +1,8 @@
 package cors
 
 import (
+	"fmt"
+	"mime"
 	"net/http"
 
 	"github.com/complycube-session/createsession/handler/api"
@@ -76,4 +78,37 @@ func LogOrigin(raw string) string {
 		return raw
 	}
 	return raw[:max] + "…"
+}
+
+// Gate applies, in order, the rules every browser-facing JSON POST
+// endpoint shares (/sessions and /sessions/status): an Origin that is not
+// allowed (403), a preflight (204), another method (405), another media
+// type (415), a body over maxBody (413), a body marked base64 that is not
+// (400). stop is true when resp is the answer; errType is its error type.
+func Gate(originAllowed, fromBrowser bool, req api.Request, maxBody int) (resp api.Response, errType string, stop bool) {
+	refuse := func(status int, typ, message string) (api.Response, string, bool) {
+		return api.ErrorResponse(status, api.Error{Type: typ, Message: message}), typ, true
+	}
+	if fromBrowser && !originAllowed {
+		return refuse(http.StatusForbidden, api.TypeOriginNotAllowed, "This origin may not call this endpoint.")
+	}
+	switch req.Method {
+	case http.MethodOptions:
+		return Preflight(fromBrowser), "", true
+	case http.MethodPost:
+	default:
+		resp, typ, _ := refuse(http.StatusMethodNotAllowed, api.TypeMethodNotAllowed, "Only POST is allowed.")
+		resp.Header.Set("Allow", Allow)
+		return resp, typ, true
+	}
+	if mt, _, err := mime.ParseMediaType(req.Header.Get("Content-Type")); err != nil || mt != "application/json" {
+		return refuse(http.StatusUnsupportedMediaType, api.TypeUnsupportedMediaType, "Content-Type must be application/json.")
+	}
+	if len(req.Body) > maxBody {
+		return refuse(http.StatusRequestEntityTooLarge, api.TypeRequestTooLarge, fmt.Sprintf("The body is larger than %d KiB.", maxBody>>10))
+	}
+	if req.BadEncoding {
+		return refuse(http.StatusBadRequest, api.TypeInvalidRequest, "The body is marked base64 but is not valid base64.")
+	}
+	return api.Response{}, "", false
 }

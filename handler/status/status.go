@@ -12,7 +12,6 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
-	"mime"
 	"net/http"
 	"strconv"
 	"sync/atomic"
@@ -84,26 +83,8 @@ func (r *Reader) Serve(ctx context.Context, req api.Request) (resp api.Response)
 }
 
 func (r *Reader) serve(ctx context.Context, req api.Request, originAllowed, fromBrowser bool) outcome {
-	if fromBrowser && !originAllowed {
-		return fail(http.StatusForbidden, api.TypeOriginNotAllowed, "This origin may not call this endpoint.", nil)
-	}
-	switch req.Method {
-	case http.MethodOptions:
-		return outcome{resp: cors.Preflight(fromBrowser)}
-	case http.MethodPost:
-	default:
-		o := fail(http.StatusMethodNotAllowed, api.TypeMethodNotAllowed, "Only POST is allowed.", nil)
-		o.resp.Header.Set("Allow", cors.Allow)
-		return o
-	}
-	if mt, _, err := mime.ParseMediaType(req.Header.Get("Content-Type")); err != nil || mt != "application/json" {
-		return fail(http.StatusUnsupportedMediaType, api.TypeUnsupportedMediaType, "Content-Type must be application/json.", nil)
-	}
-	if len(req.Body) > MaxBodyBytes {
-		return fail(http.StatusRequestEntityTooLarge, api.TypeRequestTooLarge, "The body is larger than 16 KiB.", nil)
-	}
-	if req.BadEncoding {
-		return fail(http.StatusBadRequest, api.TypeInvalidRequest, "The body is marked base64 but is not valid base64.", nil)
+	if resp, errType, stop := cors.Gate(originAllowed, fromBrowser, req, MaxBodyBytes); stop {
+		return outcome{resp: resp, errType: errType}
 	}
 	token, o, ok := readToken(req.Body)
 	if !ok {

@@ -62,10 +62,10 @@ func Build(ctx context.Context, cfg Config, store state.Store, log *slog.Logger,
 	// for the connection: the first request takes it over, waiting for the
 	// handshake only if it is still under way, so a slow or unreachable
 	// ComplyCube never lengthens init (and its billed time).
-	prewarm(ctx, log, "ComplyCube", client.Prewarm)
+	startup.Prewarm(ctx, log, "ComplyCube", client.Prewarm)
 	if botsClient != nil {
 		// Turnstile's siteverify too: a sign-up asks it first.
-		prewarm(ctx, log, "Turnstile", botsClient.Prewarm)
+		startup.Prewarm(ctx, log, "Turnstile", botsClient.Prewarm)
 	}
 	if err := keys.Load(ctx); err != nil {
 		log.Error("the API key could not be read at start; answering 503 until a later read succeeds", slog.String("cause", err.Error()))
@@ -74,19 +74,6 @@ func Build(ctx context.Context, cfg Config, store state.Store, log *slog.Logger,
 		requests = emf.New(log, cfg.FunctionName)
 	}
 	return apigateway.Lambda{Handler: handler.NewSessionStarter(cfg.Config, keys, client, store, bots, requests), Log: log, MaxBody: handler.MaxBodyBytes}, nil
-}
-
-// prewarm opens a connection to a server in the background, bounded, and
-// logs (without failing) when it could not.
-func prewarm(ctx context.Context, log *slog.Logger, name string, start func(context.Context) (wait func() error)) {
-	warmCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), startup.InitSecretTimeout)
-	wait := start(warmCtx)
-	go func() {
-		defer cancel()
-		if err := wait(); err != nil {
-			log.Warn("could not connect to "+name+" in advance; the first request will", slog.String("cause", err.Error()))
-		}
-	}()
 }
 
 // The adapters implement the core's ports.

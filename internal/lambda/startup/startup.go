@@ -5,6 +5,7 @@
 package startup
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -73,4 +74,19 @@ func LogWarnings(log *slog.Logger, warnings []string) {
 	for _, w := range warnings {
 		log.Warn(w)
 	}
+}
+
+// Prewarm opens a connection to a server in the background while init
+// goes on (start is a client's Prewarm), bounded by InitSecretTimeout, and
+// logs, without failing, when it could not: the first request then dials.
+// Init never waits for it, so a slow server never lengthens init.
+func Prewarm(ctx context.Context, log *slog.Logger, server string, start func(context.Context) (wait func() error)) {
+	warmCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), InitSecretTimeout)
+	wait := start(warmCtx)
+	go func() {
+		defer cancel()
+		if err := wait(); err != nil {
+			log.Warn("could not connect to "+server+" in advance; the first request will", slog.String("cause", err.Error()))
+		}
+	}()
 }

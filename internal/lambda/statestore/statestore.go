@@ -11,11 +11,11 @@ import (
 	"net/url"
 	"os"
 	"strings"
-	"time"
 
 	"github.com/complycube-session/createsession/handler/state"
 	"github.com/complycube-session/createsession/internal/lambda/dynamostate"
 	"github.com/complycube-session/createsession/internal/lambda/memstate"
+	"github.com/complycube-session/createsession/internal/lambda/startup"
 	"github.com/complycube-session/createsession/internal/lambda/warmconn"
 )
 
@@ -36,9 +36,6 @@ func Open(ctx context.Context, table string, log *slog.Logger, need string) stat
 	return openTable(ctx, table, log)
 }
 
-// warmTimeout bounds the connection made in advance to DynamoDB.
-const warmTimeout = 3 * time.Second
-
 // openTable returns the DynamoDB table, with a connection to DynamoDB's
 // endpoint opened now, in the background, so that the first request that
 // needs the table does not pay for TCP and TLS at a fraction of a CPU.
@@ -49,14 +46,7 @@ func openTable(ctx context.Context, table string, log *slog.Logger) state.Store 
 	if endpoint := dynamoEndpoint(os.Getenv); endpoint != nil {
 		d := warmconn.New(endpoint, transport.TLSClientConfig)
 		d.Install(transport)
-		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), warmTimeout)
-		wait := d.Start(wctx)
-		go func() {
-			defer cancel()
-			if err := wait(); err != nil {
-				log.Warn("could not connect to DynamoDB in advance; the first request will", slog.String("cause", err.Error()))
-			}
-		}()
+		startup.Prewarm(ctx, log, "DynamoDB", d.Start)
 	}
 	return dynamostate.NewFromDefaultConfig(table, &http.Client{Transport: transport})
 }
