@@ -48,7 +48,7 @@ func BenchmarkWarmRequest(b *testing.B) {
 		b.Fatal(err)
 	}
 	client, _ := complycube.New(complycube.Config{BaseURL: srv.URL, Timeout: 5 * time.Second})
-	h := handler.NewSessionStarter(cfg.Config, staticKeys(apiKey), client, memstate.New(), nil, emf.New(slog.New(slog.NewJSONHandler(io.Discard, nil)), ""))
+	h := handler.NewSessionStarter(cfg.Config, staticKeys(apiKey), client, memstate.New(), nil, emf.New(slog.New(slog.NewJSONHandler(io.Discard, nil)), "", staticKeys(apiKey).HashKey))
 	l := apigateway.Lambda{Handler: h, Log: slog.Default()}
 	ev := events.APIGatewayV2HTTPRequest{
 		Version: "2.0", RouteKey: "POST /sessions", RawPath: "/sessions", Body: validBody,
@@ -98,7 +98,7 @@ func BenchmarkBarePost(b *testing.B) {
 func BenchmarkHandlerOnly(b *testing.B) {
 	cfg, _ := sessionfn.LoadConfig(func(k string) string { return map[string]string{"ALLOWED_ORIGINS": allowed}[k] })
 	up := &cannedUpstream{resp: handler.UpstreamResponse{Status: 200, Body: []byte(`{"redirectUrl":"` + sessionURL + `"}`)}}
-	h := handler.NewSessionStarter(cfg.Config, staticKeys(apiKey), up, memstate.New(), nil, emf.New(slog.New(slog.NewJSONHandler(io.Discard, nil)), ""))
+	h := handler.NewSessionStarter(cfg.Config, staticKeys(apiKey), up, memstate.New(), nil, emf.New(slog.New(slog.NewJSONHandler(io.Discard, nil)), "", staticKeys(apiKey).HashKey))
 	l := apigateway.Lambda{Handler: h, Log: slog.Default()}
 	ev := events.APIGatewayV2HTTPRequest{Version: "2.0", Body: validBody, Headers: map[string]string{"origin": allowed, "content-type": "application/json"},
 		RequestContext: events.APIGatewayV2HTTPRequestContext{HTTP: events.APIGatewayV2HTTPRequestContextHTTPDescription{Method: "POST"}}}

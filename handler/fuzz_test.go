@@ -78,7 +78,7 @@ func fuzzHandlerFor(t testing.TB, up *cannedUpstream, origins string, source han
 		t.Fatal(err)
 	}
 	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
-	return apigateway.Lambda{Handler: handler.NewSessionStarter(cfg.Config, staticKeys(apiKey), up, memstate.New(), nil, emf.New(log, "")), Log: log, MaxBody: handler.MaxBodyBytes}
+	return apigateway.Lambda{Handler: handler.NewSessionStarter(cfg.Config, staticKeys(apiKey), up, memstate.New(), nil, emf.New(log, "", staticKeys(apiKey).HashKey)), Log: log, MaxBody: handler.MaxBodyBytes}
 }
 
 var allowedStatuses = map[int]bool{200: true, 204: true, 400: true, 403: true, 404: true, 405: true, 413: true, 415: true, 422: true, 429: true, 502: true, 503: true, 504: true}

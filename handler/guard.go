@@ -2,13 +2,11 @@ package handler
 
 import (
 	"context"
-	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
 	"fmt"
 	"net/http"
-	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -29,7 +27,6 @@ const (
 	// botCheckTimeout bounds the bot check; the adapter's own bound is
 	// shorter.
 	botCheckTimeout       = 5 * time.Second
-	hashedAddressUnknown  = "unknown"
 	refusedBot            = "bot"
 	refusedIP             = "ip"
 	refusedEmail          = "email"
@@ -102,9 +99,9 @@ func (h *SessionStarter) takeSignupPlaces(ctx context.Context, hashKey []byte, s
 		limit                int
 		ends                 time.Time
 	}{
-		{refusedIP, "limit#ip#" + keyedHash(hashKey, "ip", sourceAddress(sourceIP)) + "#" + hour.Format("2006010215"),
+		{refusedIP, "limit#ip#" + api.KeyedHash(hashKey, "ip", api.SourceAddress(sourceIP)) + "#" + hour.Format("2006010215"),
 			"Too many sign-ups from this address. Try again later.", h.limits.PerIP, hour.Add(limitWindowIP)},
-		{refusedEmail, "limit#email#" + keyedHash(hashKey, "email", strings.ToLower(email)) + "#" + day.Format("20060102"),
+		{refusedEmail, "limit#email#" + api.KeyedHash(hashKey, "email", strings.ToLower(email)) + "#" + day.Format("20060102"),
 			"Too many sign-ups for this e-mail address today. Try again tomorrow.", h.limits.PerEmail, day.AddDate(0, 0, 1)},
 		{refusedDay, "limit#day#" + day.Format("20060102"),
 			"Today's sign-ups are used up. Try again tomorrow.", h.limits.PerDay, day.AddDate(0, 0, 1)},
@@ -147,44 +144,6 @@ func (h *SessionStarter) countInvitation(ctx context.Context, token string, clai
 		return o, false
 	}
 	return outcome{}, true
-}
-
-// sourceAddress is what a source address counts as: an IPv4 address as
-// it is, an IPv6 address by its /64 (one customer's network), and an event
-// without a usable one under one shared name.
-func sourceAddress(ip string) string {
-	a, err := netip.ParseAddr(ip)
-	if err != nil {
-		return hashedAddressUnknown
-	}
-	a = a.Unmap().WithZone("")
-	if a.Is4() {
-		return a.String()
-	}
-	p, _ := a.Prefix(64)
-	return p.String()
-}
-
-// keyedHash is HMAC-SHA256(key, kind, value), URL-safe: how an IP or an
-// e-mail address is kept in the shared state and the logs, never in
-// clear. kind keeps an address's hash in one role from matching another.
-func keyedHash(key []byte, kind, value string) string {
-	m := hmac.New(sha256.New, key)
-	m.Write([]byte(kind))
-	m.Write([]byte{0})
-	m.Write([]byte(value))
-	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
-}
-
-// sourceHash is the log's keyed hash of the request's source address
-// (its /64 for IPv6), so that many requests from one place can be seen;
-// "" when the key cannot be had.
-func (h *SessionStarter) sourceHash(ctx context.Context, ip string) string {
-	key, err := h.keys.HashKey(ctx)
-	if err != nil {
-		return ""
-	}
-	return keyedHash(key, "ip", sourceAddress(ip))[:16]
 }
 
 // cut shortens s for a log line.

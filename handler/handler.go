@@ -459,13 +459,6 @@ func fail(status int, typ, message string, cause error) outcome {
 func (h *SessionStarter) logRequest(req api.Request, out outcome, first bool, start time.Time) {
 	rec := api.Record{Message: "request", Request: req, Status: out.resp.Status, Took: h.now().Sub(start), ColdStart: first, ErrType: out.errType, Cause: out.cause}
 	attrs := make([]slog.Attr, 0, 10)
-	// Bounded: a secret not yet read is read at most once a second, and the
-	// line must not wait long for it.
-	hctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
-	defer cancel()
-	if hash := h.sourceHash(hctx, req.SourceIP); hash != "" {
-		attrs = append(attrs, slog.String("sourceIpHash", hash))
-	}
 	if o := req.Header.Get("Origin"); o != "" {
 		attrs = append(attrs, slog.String("origin", cors.LogOrigin(o)))
 	}

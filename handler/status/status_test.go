@@ -220,6 +220,9 @@ func TestStateDown(t *testing.T) {
 	if strings.Contains(line, tok) {
 		t.Error("the log line holds the token")
 	}
+	if !strings.Contains(line, `"sourceIpHash":"`) || strings.Contains(line, "203.0.113.9") {
+		t.Errorf("the line must carry a keyed hash of the source address, never the address: %s", line)
+	}
 }
 
 type countingStore struct {

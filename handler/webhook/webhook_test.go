@@ -385,5 +385,8 @@ func TestWebhookMetrics(t *testing.T) {
 		if !strings.Contains(l, `"Function":"stack-webhook"`) {
 			t.Errorf("line %d has no Function dimension: %s", i, l)
 		}
+		if !strings.Contains(l, `"sourceIpHash":"`) {
+			t.Errorf("line %d has no keyed hash of the source address: %s", i, l)
+		}
 	}
 }

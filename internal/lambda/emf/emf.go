@@ -29,18 +29,25 @@ const DimensionFunction = "Function"
 type Log struct {
 	log      *slog.Logger
 	function string
+	hashKey  func(context.Context) ([]byte, error)
 	now      func() time.Time
 	encoded  sync.Map // *api.MetricSchema → *encodedSchema
 }
 
 // New returns a Log that writes to log, naming function in every line's
-// Function dimension ("local" when empty).
-func New(log *slog.Logger, function string) *Log {
+// Function dimension ("local" when empty). hashKey, when not nil, gives
+// the key of the lines' sourceIpHash (api.SourceHash); the source address
+// itself is never written.
+func New(log *slog.Logger, function string, hashKey func(context.Context) ([]byte, error)) *Log {
 	if function == "" {
 		function = "local"
 	}
-	return &Log{log: log, function: function, now: time.Now}
+	return &Log{log: log, function: function, hashKey: hashKey, now: time.Now}
 }
+
+// hashKeyWait bounds the wait for the hash key: a secret not yet read is
+// read at most once a second, and a line must not wait long for it.
+const hashKeyWait = 500 * time.Millisecond
 
 // Write writes one line: the members every function writes (requestId,
 // method, path, status, durationMs, coldStart), the function's own, the
@@ -55,6 +62,13 @@ func (l *Log) Write(r *api.Record) {
 		slog.Float64("durationMs", float64(r.Took.Microseconds())/1000),
 		slog.Bool("coldStart", r.ColdStart),
 	)
+	if l.hashKey != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), hashKeyWait)
+		if key, err := l.hashKey(ctx); err == nil {
+			attrs = append(attrs, slog.String("sourceIpHash", api.SourceHash(key, r.Request.SourceIP)))
+		}
+		cancel()
+	}
 	attrs = append(attrs, r.Attrs...)
 	if r.ErrType != "" {
 		attrs = append(attrs, slog.String("error", r.ErrType))

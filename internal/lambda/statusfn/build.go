@@ -7,6 +7,7 @@ package statusfn
 
 import (
 	"context"
+	"crypto/rand"
 	"log/slog"
 	"strings"
 
@@ -46,7 +47,13 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 // embedded metrics.
 func Build(cfg Config, store state.Store, log *slog.Logger, requests api.RequestLog) apigateway.Lambda {
 	if requests == nil {
-		requests = emf.New(log, cfg.FunctionName)
+		// The status function reads no secret, so its lines' sourceIpHash
+		// is keyed with a key of this instance's own: it links requests
+		// within one instance, not across instances or with the other
+		// functions' lines.
+		key := make([]byte, 32)
+		rand.Read(key)
+		requests = emf.New(log, cfg.FunctionName, func(context.Context) ([]byte, error) { return key, nil })
 	}
 	return apigateway.Lambda{Handler: status.New(cfg.Config, store, requests), Log: log, MaxBody: status.MaxBodyBytes}
 }
