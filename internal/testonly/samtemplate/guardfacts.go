@@ -111,9 +111,9 @@ func wholeFromOne(v string) bool {
 // The limits that throttling is measured against (COMPLYCUBE.md, "Rate
 // limits"; CONTRACT.md, "Throttling").
 const (
-	sandboxRate      = 5.0  // ComplyCube calls a second, sandbox key
-	liveRate         = 10.0 // live key
-	callsPerSignup   = 2.0  // create the client, then the session
+	sandboxRate    = 5.0  // ComplyCube calls a second, sandbox key
+	liveRate       = 10.0 // live key
+	callsPerSignup = 2.0  // create the client, then the session
 	// maxSessionsBurst: a burst of B sign-ups is 2B ComplyCube calls at
 	// once, which a sandbox key (5 at once) takes for B <= 2
 	// (TestSignupFlood: at 5, orphan clients).
