@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/complycube-session/createsession/internal/testonly/faketurnstile"
 )
@@ -131,4 +132,26 @@ func signupWith(body, sourceIP string) req {
 	r := post(body)
 	r.sourceIP = sourceIP
 	return r
+}
+
+// TestBotCheckKeyAddedAfterStart: an instance started before the operator
+// put turnstileSecretKey into the secret picks it up (reading the secret
+// at most once a second), and a rotated key is read again when siteverify
+// refuses the old one: neither is ever a visitor's 403.
+func TestBotCheckKeyAddedAfterStart(t *testing.T) {
+	f, ts := botFixture(t, `{"apiKey":"`+apiKey+`"}`)
+	if a := f.invoke(signupWith(withBotToken(signupBody, ts.Issue(allowedHost)), "198.51.100.94")); a.Status != 503 {
+		t.Fatalf("before the key is there: %d %s", a.Status, a.Body)
+	}
+	f.sm.SetSecret(secretID, `{"apiKey":"`+apiKey+`","turnstileSecretKey":"stale-key"}`)
+	time.Sleep(1100 * time.Millisecond)
+	a := f.invoke(signupWith(withBotToken(signupBody, ts.Issue(allowedHost)), "198.51.100.94"))
+	if a.Status != 503 || strings.Contains(a.Body, "bot_check_failed") {
+		t.Fatalf("a key siteverify refuses: %d %s, want 503 (the operator's, not the visitor's)", a.Status, a.Body)
+	}
+	f.sm.SetSecret(secretID, `{"apiKey":"`+apiKey+`","turnstileSecretKey":"`+ts.Secret()+`"}`)
+	time.Sleep(1100 * time.Millisecond)
+	if a := f.invoke(signupWith(withBotToken(signupBody, ts.Issue(allowedHost)), "198.51.100.95")); a.Status != 200 {
+		t.Errorf("after the rotation: %d %s", a.Status, a.Body)
+	}
 }

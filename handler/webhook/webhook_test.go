@@ -346,6 +346,13 @@ func TestSecretUnavailable(t *testing.T) {
 	if a := f.deliver(body, false, 0, webhook.Sign(webhookSecret, body)); a.Status != 503 || a.Headers["Retry-After"] == "" {
 		t.Errorf("%d %v %s", a.Status, a.Headers, a.Body)
 	}
+	// The operator adds webhookSecret after the deploy, as the docs say:
+	// the running instance picks it up (reading at most once a second).
+	f.sm.SetSecret(secretID, secretJSON)
+	time.Sleep(1100 * time.Millisecond)
+	if a := f.deliver(body, false, 0, webhook.Sign(webhookSecret, body)); a.Status != 200 {
+		t.Errorf("after webhookSecret was added: %d %s", a.Status, a.Body)
+	}
 }
 
 // TestWebhookMetrics: every webhook log line is valid CloudWatch EMF, and

@@ -148,6 +148,12 @@ func (c *Cache) TurnstileSecretKey(ctx context.Context) (string, error) {
 	return c.value(ctx, turnstileSecretKey)
 }
 
+// RefreshTurnstileSecretKey is called when siteverify refused `rejected`
+// as the secret key; like Refresh, it returns a different key or an error.
+func (c *Cache) RefreshTurnstileSecretKey(ctx context.Context, rejected string) (string, error) {
+	return c.refresh(ctx, turnstileSecretKey, rejected)
+}
+
 // WebhookSecret returns the secret ComplyCube signs webhooks with.
 func (c *Cache) WebhookSecret(ctx context.Context) (string, error) {
 	return c.value(ctx, webhookSecret)
@@ -206,6 +212,19 @@ func (c *Cache) value(ctx context.Context, f field) (string, error) {
 		if err := c.fetchLocked(ctx); err != nil {
 			return "", err
 		}
+	}
+	v, err := f(c.secret)
+	if err == nil {
+		return v, nil
+	}
+	// A value missing from the secret as read may have been added since
+	// (an operator adds webhookSecret or turnstileSecretKey after the
+	// deploy): read it again, at most once a second, as for a rotation.
+	if c.now().Sub(c.lastAttempt) < c.minInterval {
+		return "", err
+	}
+	if ferr := c.fetchLocked(ctx); ferr != nil {
+		return "", err
 	}
 	return f(c.secret)
 }

@@ -211,3 +211,53 @@ func TestParseSecretJSON(t *testing.T) {
 		}
 	}
 }
+
+// sequence returns its secrets in order (the last one again), counting
+// the reads.
+type sequence struct {
+	mu      sync.Mutex
+	secrets []secret.Secret
+	reads   int
+}
+
+func (s *sequence) Fetch(context.Context) (secret.Secret, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	i := min(s.reads, len(s.secrets)-1)
+	s.reads++
+	return s.secrets[i], nil
+}
+
+// TestFieldAddedAfterStart: a value the secret did not hold when it was
+// read (webhookSecret or turnstileSecretKey added after the deploy) is
+// picked up by a running instance, reading at most once a second.
+func TestFieldAddedAfterStart(t *testing.T) {
+	f := &sequence{secrets: []secret.Secret{{APIKey: "k"}, {APIKey: "k", WebhookSecret: "whsec_added", TurnstileSecretKey: "ts_added"}}}
+	c := &clock{t: time.Unix(1e9, 0)}
+	cache := secret.NewCache(f, secret.WithClock(c.now))
+	ctx := context.Background()
+	if err := cache.Load(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// Within the second of the first read: no new read, the field missing.
+	for i := 0; i < 5; i++ {
+		if _, err := cache.WebhookSecret(ctx); err == nil {
+			t.Fatal("a webhookSecret that the secret did not hold")
+		}
+	}
+	if f.reads != 1 {
+		t.Fatalf("%d reads within a second", f.reads)
+	}
+	c.advance(time.Second)
+	if v, err := cache.WebhookSecret(ctx); v != "whsec_added" || err != nil {
+		t.Fatalf("after the operator added it: %q %v", v, err)
+	}
+	if v, err := cache.TurnstileSecretKey(ctx); v != "ts_added" || err != nil || f.reads != 2 {
+		t.Fatalf("turnstileSecretKey %q %v, %d reads", v, err, f.reads)
+	}
+	// A held value is served without reads.
+	cache.WebhookSecret(ctx)
+	if f.reads != 2 {
+		t.Errorf("%d reads for a value held", f.reads)
+	}
+}

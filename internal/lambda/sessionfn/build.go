@@ -51,7 +51,7 @@ func Build(ctx context.Context, cfg Config, store state.Store, log *slog.Logger,
 	var bots handler.BotCheck
 	var botsClient *turnstile.Client
 	if cfg.BotCheck {
-		if botsClient, err = turnstile.New(turnstile.Config{VerifyURL: cfg.TurnstileVerifyURL, SecretKey: keys.TurnstileSecretKey}); err != nil {
+		if botsClient, err = turnstile.New(turnstile.Config{VerifyURL: cfg.TurnstileVerifyURL, SecretKey: keys.TurnstileSecretKey, RefreshSecretKey: keys.RefreshTurnstileSecretKey}); err != nil {
 			return apigateway.Lambda{}, &startup.ConfigError{Variable: EnvTurnstileVerifyURL, Err: err}
 		}
 		bots = botsClient

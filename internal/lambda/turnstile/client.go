@@ -79,6 +79,10 @@ type Config struct {
 	// SecretKey returns Turnstile's secret key; it is called on each
 	// Verify (a cache is its own business). Required.
 	SecretKey func(ctx context.Context) (string, error)
+	// RefreshSecretKey, when set, is called once when siteverify refuses
+	// the secret key (invalid-input-secret): it returns a different key (a
+	// rotated one) or an error. Optional.
+	RefreshSecretKey func(ctx context.Context, rejected string) (string, error)
 	// Timeout bounds one Verify, the secret key's lookup and both
 	// attempts together; default DefaultTimeout.
 	Timeout time.Duration
@@ -91,6 +95,7 @@ type Config struct {
 type Client struct {
 	endpoint  string
 	secretKey func(ctx context.Context) (string, error)
+	refresh   func(ctx context.Context, rejected string) (string, error)
 	http      *http.Client
 	prewarm   *warmconn.Dialer
 	timeout   time.Duration
@@ -128,6 +133,7 @@ func New(cfg Config) (*Client, error) {
 	return &Client{
 		endpoint:  endpoint,
 		secretKey: cfg.SecretKey,
+		refresh:   cfg.RefreshSecretKey,
 		prewarm:   prewarm,
 		http: &http.Client{
 			Transport: transport,
@@ -177,6 +183,40 @@ func (c *Client) PrewarmStats() warmconn.Stats { return c.prewarm.Stats() }
 // empty token, or one longer than MaxTokenLength, is refused without
 // asking. Neither the secret key nor the token is ever in an error.
 func (c *Client) Verify(ctx context.Context, token, remoteIP string) (handler.BotVerdict, error) {
+	v, err := c.verify(ctx, token, remoteIP, "")
+	if err != nil || !secretRefused(v) {
+		return v, err
+	}
+	// siteverify refused our key, not the visitor: never a 403 for them.
+	// A rotated key is read again (at most once a second, by the cache's
+	// rule) and tried once; otherwise the check cannot be made (503).
+	if c.refresh != nil {
+		rejected, _ := c.secretKey(ctx)
+		if rotated, rerr := c.refresh(ctx, rejected); rerr == nil && rotated != rejected {
+			if v, err = c.verify(ctx, token, remoteIP, rotated); err != nil || !secretRefused(v) {
+				return v, err
+			}
+		}
+	}
+	return handler.BotVerdict{}, fmt.Errorf("turnstile: siteverify refused the secret key (%s): %w", strings.Join(v.ErrorCodes, ","), ErrSecretRefused)
+}
+
+// ErrSecretRefused is returned (wrapped) when siteverify refuses the
+// secret key itself: the operator's configuration, not the visitor.
+var ErrSecretRefused = errors.New("turnstile secret key refused")
+
+// secretRefused reports a verdict about the secret key, not the token.
+func secretRefused(v handler.BotVerdict) bool {
+	for _, code := range v.ErrorCodes {
+		if code == "invalid-input-secret" || code == "missing-input-secret" {
+			return true
+		}
+	}
+	return false
+}
+
+// verify makes the check with secret, or with SecretKey's when "".
+func (c *Client) verify(ctx context.Context, token, remoteIP, secret string) (handler.BotVerdict, error) {
 	switch {
 	case token == "":
 		return handler.BotVerdict{ErrorCodes: []string{codeMissingInputResponse}}, nil
@@ -185,9 +225,11 @@ func (c *Client) Verify(ctx context.Context, token, remoteIP string) (handler.Bo
 	}
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
-	secret, err := c.secretKey(ctx)
-	if err != nil {
-		return handler.BotVerdict{}, fmt.Errorf("turnstile: secret key: %w", err)
+	if secret == "" {
+		var err error
+		if secret, err = c.secretKey(ctx); err != nil {
+			return handler.BotVerdict{}, fmt.Errorf("turnstile: secret key: %w", err)
+		}
 	}
 	if secret == "" {
 		return handler.BotVerdict{}, errors.New("turnstile: secret key: empty")

@@ -126,6 +126,41 @@ func TestSuccessAndTheForm(t *testing.T) {
 	}
 }
 
+// TestSecretRefusedIsNotTheVisitors: siteverify refusing the secret key
+// is the operator's configuration, not a bot: an error (503), never a
+// verdict of no; with RefreshSecretKey a rotated key is read and tried
+// once.
+func TestSecretRefusedIsNotTheVisitors(t *testing.T) {
+	f := start(t)
+	ctx := context.Background()
+	stale := newClient(t, f, "not-the-secret", 0)
+	if _, err := stale.Verify(ctx, f.Issue("site.example"), remoteIP); !errors.Is(err, turnstile.ErrSecretRefused) {
+		t.Fatalf("a refused secret key: %v, want ErrSecretRefused", err)
+	}
+	refreshed := 0
+	c, err := turnstile.New(turnstile.Config{VerifyURL: f.URL(), SecretKey: staticSecret("the-old-key"),
+		RefreshSecretKey: func(_ context.Context, rejected string) (string, error) {
+			refreshed++
+			if rejected != "the-old-key" {
+				t.Errorf("refresh told %q was rejected", rejected)
+			}
+			return f.Secret(), nil
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := c.Verify(ctx, f.Issue("site.example"), remoteIP)
+	if err != nil || !v.Success || refreshed != 1 {
+		t.Errorf("after the rotation: %+v %v, %d refreshes", v, err, refreshed)
+	}
+	// A refresh that finds nothing new: an error, not a verdict.
+	same, _ := turnstile.New(turnstile.Config{VerifyURL: f.URL(), SecretKey: staticSecret("the-old-key"),
+		RefreshSecretKey: func(context.Context, string) (string, error) { return "the-old-key", nil }})
+	if _, err := same.Verify(ctx, f.Issue("site.example"), remoteIP); !errors.Is(err, turnstile.ErrSecretRefused) {
+		t.Errorf("no new key: %v", err)
+	}
+}
+
 func TestVerdictsAreNotErrors(t *testing.T) {
 	clk := &clock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
 	f := start(t, faketurnstile.WithClock(clk.now))
@@ -148,7 +183,6 @@ func TestVerdictsAreNotErrors(t *testing.T) {
 		{"expired", f.Secret(), old, false, "", []string{"timeout-or-duplicate"}},
 		{"not issued", f.Secret(), "made-up-token", false, "", []string{"invalid-input-response"}},
 		{"dummy token with a real secret", f.Secret(), faketurnstile.DummyToken, false, "", []string{"invalid-input-response"}},
-		{"wrong secret", "not-the-secret", f.Issue("site.example"), false, "", []string{"invalid-input-secret"}},
 		{"test secret: passes", faketurnstile.PassSecret, faketurnstile.DummyToken, true, "example.com", nil},
 		{"test secret: fails", faketurnstile.FailSecret, faketurnstile.DummyToken, false, "", []string{"invalid-input-response"}},
 		{"test secret: spent", faketurnstile.SpentSecret, faketurnstile.DummyToken, false, "", []string{"timeout-or-duplicate"}},

@@ -32,13 +32,14 @@ const stateTableARN = StateTableID + ".Arn"
 // table, and no other: item by item, never Scan, Query, Batch* or
 // anything on the table itself.
 var TableActions = map[string][]string{
-	// Sign-up and invitation counters (UpdateItem ADD with a condition),
-	// status tokens (PutItem), reading them back (GetItem).
-	FunctionID: {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"},
+	// Sign-up and invitation counters (UpdateItem ADD with a condition,
+	// PutItem to restart an expired one), status tokens (PutItem); it
+	// reads nothing back.
+	FunctionID: {"dynamodb:PutItem", "dynamodb:UpdateItem"},
 	// Event claims (PutItem attribute_not_exists), their release
 	// (DeleteItem), each client's status with a version condition
-	// (PutItem), reading it back (GetItem).
-	WebhookID: {"dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem"},
+	// (PutItem); every decision a conditional write, nothing read back.
+	WebhookID: {"dynamodb:DeleteItem", "dynamodb:PutItem"},
 	// A status token, then its client's status.
 	StatusID: {"dynamodb:GetItem"},
 }
