@@ -212,7 +212,7 @@ func runWith(ctx context.Context, args []string, getenv func(string) string, std
 
 	// The webhook function's own code, with a publisher that logs what it
 	// would send to the alert topic.
-	hooks := webhookfn.Build(ctx, webhookfn.Config{WebhookSecret: webhookSecret, FunctionName: "local-webhook"}, logPublisher{log}, store, log, requests)
+	hooks := webhookfn.Build(ctx, webhookfn.Config{WebhookSecret: webhookSecret, FunctionName: "local-webhook"}, logPublisher{log: log, subjectOnly: *logFormat == "text"}, store, log, requests)
 	statusCfg, err := statusfn.LoadConfig(env)
 	if err != nil {
 		startup.LogError(log, err)
@@ -364,10 +364,18 @@ func jsString(s string) string {
 const webhookTimeout = 10 * time.Second
 
 // logPublisher is the dev server's alert topic: it logs the message the
-// webhook function would publish.
-type logPublisher struct{ log *slog.Logger }
+// webhook function would publish; at a terminal (-log text) its subject
+// only, one line (the subject names the event, its outcome and client).
+type logPublisher struct {
+	log         *slog.Logger
+	subjectOnly bool
+}
 
 func (p logPublisher) Publish(_ context.Context, subject, message string) error {
+	if p.subjectOnly {
+		p.log.Info("would publish to the alert topic", slog.String("subject", subject))
+		return nil
+	}
 	p.log.Info("would publish to the alert topic", slog.String("subject", subject), slog.String("message", message))
 	return nil
 }
