@@ -191,6 +191,9 @@ func (l *lambdaShapes) wrap(real string, s shape, extraCA []byte) (string, error
 	// (the wrapper's, at full speed) beside the bootstrap, to be taken off.
 	inner := `read t _ < /proc/$$/schedstat; echo $t > "$3.wrapper-cpu"; echo $$ > "$2" && exec "$3"`
 	script := "#!/bin/sh\n# made by the bench: run the function in Lambda's shape (" + s.String() + ")\n"
+	// When the process started, as the emulator's INIT REPORT counts from
+	// it (the file's modification time; a shell builtin, no process).
+	script += fmt.Sprintf(": > %q\n", real+".wrapper-start")
 	if s.al2023 {
 		etc, err := l.al2023Etc(extraCA)
 		if err != nil {
@@ -220,6 +223,21 @@ func functionCPU(pid int, real string) (time.Duration, error) {
 		total -= time.Duration(ns)
 	}
 	return total, nil
+}
+
+// procStart is when the wrapper, the process the emulator started, began:
+// the moment INIT REPORT's duration counts from (the modification time of
+// the file it writes first, to the nanosecond on tmpfs and ext4). ok is
+// false for a bootstrap run without a wrapper.
+func procStart(real string, s shape) (at time.Time, ok bool) {
+	if s.memMB == 0 && !s.al2023 {
+		return time.Time{}, false
+	}
+	st, err := os.Stat(real + ".wrapper-start")
+	if err != nil {
+		return time.Time{}, false
+	}
+	return st.ModTime(), true
 }
 
 // cpuTime is the CPU time a process's threads have used so far

@@ -2,7 +2,10 @@
 // overhead, size and memory, side by side with a hello-world aws-lambda-go
 // function (the floor) and the same function written the usual way
 // (bench/baseline), all built and run in the same run under the AWS Lambda
-// Runtime Interface Emulator, and prints one table. See BENCHMARKS.md.
+// Runtime Interface Emulator, and prints one table; then the functions as
+// deployed (create-session in each client source, status, webhook), on
+// their DynamoDB table (dynalite behind TLS) with Turnstile and SNS over
+// TLS, each against its own floor. See BENCHMARKS.md.
 //
 //	go run ./bench            # the full run (a few minutes)
 //	go run ./bench -smoke     # every step once, small counts (CI)
@@ -37,22 +40,51 @@ import (
 
 const (
 	apiKey   = "test_benchmark_key"
-	secretID = "bench/complycube"
+	secretID = "bench/complycube" // a bare key, as the baseline reads it
 	origin   = "https://shop.example.com"
 )
+
+// maxBootstrapBytes is the bootstrap size target: the template test's
+// limit (internal/testonly/samtemplate, 12 MiB), raised from 10 MB when
+// every function came to link the DynamoDB client for the shared state.
+const maxBootstrapBytes = 12 << 20
+
+// progress is where the bench says what it is doing (stderr).
+var progress io.Writer = os.Stderr
 
 type options struct {
 	cold, warm, mem int
 	// The memory-size table (CPU share and AL2023 roots).
 	sizes                []int
+	fnSizes              []int // the sizes at which the deployed functions are measured too
 	coldShare, warmShare int
 	warmGap              time.Duration
 	svg                  string
 	onlySizes            bool
-	rtt                  time.Duration // to ComplyCube
-	rttSM                time.Duration // to Secrets Manager
+	rtt                  time.Duration // to ComplyCube and Turnstile
+	rttSM                time.Duration // to Secrets Manager and SNS
+	rttDB                time.Duration // to DynamoDB
 	benchCount           int
 	smoke                bool
+}
+
+func (o options) rtts() rtts {
+	return rtts{cc: o.rtt, ts: o.rtt, sm: o.rttSM, sns: o.rttSM, db: o.rttDB}
+}
+
+func parseSizes(flagName, list string) ([]int, error) {
+	var sizes []int
+	for _, f := range strings.Split(list, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		n, err := strconv.Atoi(f)
+		if err != nil || n < 128 || n > 10240 {
+			return nil, fmt.Errorf("-%s %q: each size must be a whole number of MB from 128 to 10240", flagName, f)
+		}
+		sizes = append(sizes, n)
+	}
+	return sizes, nil
 }
 
 func main() {
@@ -60,38 +92,40 @@ func main() {
 	flag.IntVar(&o.cold, "cold", 10, "cold starts per variant and setting")
 	flag.IntVar(&o.warm, "warm", 1000, "warm requests before the first memory reading")
 	flag.IntVar(&o.mem, "mem", 10000, "warm requests before the second memory reading")
-	flag.DurationVar(&o.rtt, "rtt", 40*time.Millisecond, "simulated network round trip to ComplyCube")
-	flag.DurationVar(&o.rttSM, "rtt-sm", -1, "simulated network round trip to Secrets Manager (default: the same as -rtt)")
+	flag.DurationVar(&o.rtt, "rtt", 40*time.Millisecond, "simulated network round trip to ComplyCube and to Turnstile")
+	flag.DurationVar(&o.rttSM, "rtt-sm", -1, "simulated network round trip to Secrets Manager and to SNS (default: the same as -rtt)")
+	flag.DurationVar(&o.rttDB, "rtt-db", -1, "simulated network round trip to DynamoDB (default: the same as -rtt-sm)")
 	flag.IntVar(&o.benchCount, "bench-count", 5, "go test -bench -count")
 	flag.BoolVar(&o.smoke, "smoke", false, "run every step once with small counts, to check the benchmark still works")
 	sizes := flag.String("sizes", "128,256,512,1024,1769", "memory sizes (MB) of the CPU-share table; empty for none")
+	fnSizes := flag.String("fn-sizes", "128,256", "memory sizes (MB), among -sizes, at which the deployed functions (each client source, status, webhook) are measured too")
 	flag.IntVar(&o.coldShare, "cold-share", 5, "cold starts per variant and memory size")
 	flag.IntVar(&o.warmShare, "warm-share", 10, "spaced warm requests per variant and memory size")
 	flag.DurationVar(&o.warmGap, "warm-gap", 250*time.Millisecond, "the gap between warm requests, as on a quiet site")
 	flag.StringVar(&o.svg, "svg", "", "write the memory-size chart to this SVG file (BENCHMARKS.md shows docs/memory-sizes.svg)")
 	flag.BoolVar(&o.onlySizes, "only-sizes", false, "measure the memory-size table only (for trials)")
-	extraEnv := flag.String("template-env", "", "KEY=VALUE,... added to createsession's environment in the memory-size table, to try a template setting")
+	extraEnv := flag.String("template-env", "", "KEY=VALUE,... added to the template functions' environment in the memory-size table, to try a template setting")
 	flag.Parse()
 	if *extraEnv != "" {
 		templateExtraEnv = strings.Split(*extraEnv, ",")
 	}
-	for _, f := range strings.Split(*sizes, ",") {
-		if f = strings.TrimSpace(f); f == "" {
-			continue
-		}
-		n, err := strconv.Atoi(f)
-		if err != nil || n < 128 || n > 10240 {
-			fmt.Fprintf(os.Stderr, "bench: -sizes %q: each size must be a whole number of MB from 128 to 10240\n", f)
-			os.Exit(2)
-		}
-		o.sizes = append(o.sizes, n)
+	var err error
+	if o.sizes, err = parseSizes("sizes", *sizes); err == nil {
+		o.fnSizes, err = parseSizes("fn-sizes", *fnSizes)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(2)
 	}
 	if o.rttSM < 0 {
 		o.rttSM = o.rtt
 	}
+	if o.rttDB < 0 {
+		o.rttDB = o.rttSM
+	}
 	if o.smoke {
 		o.cold, o.warm, o.mem, o.benchCount = 1, 20, 200, 1
-		o.sizes, o.coldShare, o.warmShare, o.warmGap = []int{128}, 1, 1, 10*time.Millisecond
+		o.sizes, o.fnSizes, o.coldShare, o.warmShare, o.warmGap = []int{128}, []int{128}, 1, 1, 10*time.Millisecond
 	}
 	if err := run(o, os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
@@ -101,13 +135,44 @@ func main() {
 
 // variant is one program under test.
 type variant struct {
-	name      string
+	name      string // the key of its results; also its floor's (rtts.floorRTT)
+	label     string // as printed
 	pkg       string // a main package, built with the Makefile's flags
 	logicalID string // or the template's function, built by its sam build target
 	bootstrap string
 	// asTemplate: run with the environment template.yaml gives the function
 	// (the AL2023 trust-store settings), as deployed.
 	asTemplate bool
+	// env is added after the fakes' environment (so it wins).
+	env []string
+	// event makes the next invocation's event; nil is the request-mode
+	// session request.
+	event func() []byte
+	// deployed: one of the functions as deployed beyond createsession's
+	// request mode, measured in the deployed tables only.
+	deployed bool
+}
+
+func (v *variant) nextEvent() []byte {
+	if v.event == nil {
+		return event
+	}
+	return v.event()
+}
+
+// coreNames are the variants of the first table and the chart.
+var coreNames = []string{"hello-world", "baseline", "createsession"}
+
+// deployedNames are the functions as deployed, in the deployed tables.
+var deployedNames = []string{"createsession", "signup", "invitation", "status", "webhook"}
+
+func byName(vs []*variant, name string) *variant {
+	for _, v := range vs {
+		if v.name == name {
+			return v
+		}
+	}
+	return nil
 }
 
 func run(o options, out io.Writer) error {
@@ -120,13 +185,40 @@ func run(o options, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	variants := []*variant{
-		{name: "hello-world", pkg: "./bench/hello"},
-		{name: "baseline", pkg: "./bench/baseline"},
-		{name: "createsession", logicalID: "CreateSessionFunction", asTemplate: true},
+	f, err := startFakes(work, o.rtts())
+	if err != nil {
+		return err
 	}
+	defer f.close()
+	d := f.dep
+	variants := []*variant{
+		{name: "hello-world", label: "hello-world", pkg: "./bench/hello"},
+		{name: "baseline", label: "baseline", pkg: "./bench/baseline", env: []string{"COMPLYCUBE_SECRET_ID=" + secretID}},
+		{name: "createsession", label: "create-session, request (clientId)", logicalID: "CreateSessionFunction", asTemplate: true},
+		// Sign-up with the bot check on, as on the open internet. The
+		// day's limit is raised so that a long run is never refused: its
+		// value changes no request (one conditional UpdateItem either way).
+		{name: "signup", label: "create-session, signup + bot check", logicalID: "CreateSessionFunction", asTemplate: true, deployed: true,
+			env: []string{"CLIENT_SOURCE=signup", "BOT_CHECK=turnstile", "SIGNUPS_PER_DAY=1000000"}, event: d.signupEvent},
+		{name: "invitation", label: "create-session, invitation", logicalID: "CreateSessionFunction", asTemplate: true, deployed: true,
+			env: []string{"CLIENT_SOURCE=invitation"}, event: invitationEvent},
+		// Request mode without the table (each instance's memory, as before
+		// the table): what the table adds to a cold start, in the same run.
+		{name: "createsession-notable", label: "create-session, request, without STATE_TABLE", logicalID: "CreateSessionFunction", asTemplate: true, deployed: true,
+			env: []string{"STATE_TABLE="}},
+		{name: "status", label: "status", logicalID: "StatusFunction", asTemplate: true, deployed: true,
+			env: []string{"AWS_LAMBDA_FUNCTION_NAME=StatusFunction"}, event: d.statusEvent},
+		{name: "webhook", label: "webhook (a signed event)", logicalID: "WebhookFunction", asTemplate: true, deployed: true,
+			env: []string{"AWS_LAMBDA_FUNCTION_NAME=WebhookFunction"}, event: webhookEvent},
+	}
+	built := map[string]string{}
 	for _, v := range variants {
-		dir := filepath.Join(work, v.name)
+		key := v.pkg + v.logicalID
+		if b, ok := built[key]; ok {
+			v.bootstrap = b
+			continue
+		}
+		dir := filepath.Join(work, "build-"+v.name)
 		os.MkdirAll(dir, 0o755)
 		if v.logicalID != "" {
 			// The template's function, through the Makefile target sam build runs.
@@ -137,51 +229,53 @@ func run(o options, out io.Writer) error {
 		if err != nil {
 			return err
 		}
+		built[key] = v.bootstrap
 	}
-	hello, baseline, ours := variants[0], variants[1], variants[2]
+	hello, baseline, ours := byName(variants, "hello-world"), byName(variants, "baseline"), byName(variants, "createsession")
+	core := []*variant{hello, baseline, ours}
 
-	f, err := startFakes(work, o.rttSM, o.rtt)
-	if err != nil {
-		return err
-	}
-	defer f.close()
 	if o.onlySizes {
+		fmt.Fprintf(out, "createsession benchmark (-only-sizes), %s, %s/%s, %d CPUs, %s\n", time.Now().UTC().Format("2006-01-02 15:04 MST"), runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), cpuModel())
 		return runSizes(o, out, work, rie, variants, f, func(bool) string { return "not judged (-only-sizes)" })
 	}
 
 	// 1 and 2: cold starts, without and with the simulated round trip.
-	type coldResult struct{ init, first []time.Duration }
-	cold := map[string]*coldResult{}
+	cold := map[string][]coldRun{}
 	for _, setting := range []string{"local", "rtt"} {
 		for i := 0; i < o.cold; i++ {
-			for _, v := range variants {
-				initD, firstD, err := coldStart(rie, v, f.env(setting == "rtt"))
+			for _, v := range core {
+				r, err := coldStart(rie, f, v, f.env(v, setting == "rtt"))
 				if err != nil {
 					return fmt.Errorf("%s cold start (%s): %w", v.name, setting, err)
 				}
 				key := v.name + "/" + setting
-				if cold[key] == nil {
-					cold[key] = &coldResult{}
-				}
-				cold[key].init = append(cold[key].init, initD)
-				cold[key].first = append(cold[key].first, firstD)
+				cold[key] = append(cold[key], r)
 			}
+		}
+	}
+	// The functions as deployed, at full CPU with the round trips.
+	for i := 0; i < o.cold; i++ {
+		for _, v := range variants {
+			if !v.deployed {
+				continue
+			}
+			r, err := coldStart(rie, f, v, f.env(v, true))
+			if err != nil {
+				return fmt.Errorf("%s cold start (rtt): %w", v.name, err)
+			}
+			cold[v.name+"/rtt"] = append(cold[v.name+"/rtt"], r)
 		}
 	}
 
 	// Ours once more with the key in the environment: init without the
 	// Secrets Manager read, to show what the read costs.
 	for i := 0; i < o.cold; i++ {
-		env := append(f.env(false), "COMPLYCUBE_SECRET_ID=", "COMPLYCUBE_API_KEY="+apiKey)
-		initD, firstD, err := coldStart(rie, ours, env)
+		env := append(f.env(ours, false), "COMPLYCUBE_SECRET_ID=", "COMPLYCUBE_API_KEY="+apiKey)
+		r, err := coldStart(rie, f, ours, env)
 		if err != nil {
 			return fmt.Errorf("%s cold start (key in the environment): %w", ours.name, err)
 		}
-		if cold[ours.name+"/envkey"] == nil {
-			cold[ours.name+"/envkey"] = &coldResult{}
-		}
-		cold[ours.name+"/envkey"].init = append(cold[ours.name+"/envkey"].init, initD)
-		cold[ours.name+"/envkey"].first = append(cold[ours.name+"/envkey"].first, firstD)
+		cold[ours.name+"/envkey"] = append(cold[ours.name+"/envkey"], r)
 	}
 
 	// What one TLS handshake with the fake Secrets Manager costs here: the
@@ -199,16 +293,25 @@ func run(o options, out io.Writer) error {
 		return err
 	}
 
-	// 4: size and memory.
-	armBin, err := buildARM64(work)
-	if err != nil {
-		return err
+	// 4: size and memory: each of the template's functions built exactly
+	// as sam build builds it.
+	type bootSize struct {
+		label    string
+		bin, zip int64
 	}
-	binSize, zipSize, err := sizes(armBin)
-	if err != nil {
-		return err
+	var boots []bootSize
+	for _, fn := range []struct{ id, label string }{{"CreateSessionFunction", "create-session"}, {"WebhookFunction", "webhook"}, {"StatusFunction", "status"}} {
+		armBin, err := buildARM64(work, fn.id)
+		if err != nil {
+			return err
+		}
+		binSize, zipSize, err := sizes(armBin)
+		if err != nil {
+			return err
+		}
+		boots = append(boots, bootSize{label: fn.label, bin: binSize, zip: zipSize})
 	}
-	mem1, mem2, warmMedian, err := warmMemory(rie, ours, f.env(false), o.warm, o.mem)
+	mem1, mem2, warmMedian, err := warmMemory(rie, ours, f.env(ours, false), o.warm, o.mem)
 	if err != nil {
 		return err
 	}
@@ -216,15 +319,15 @@ func run(o options, out io.Writer) error {
 	// The table.
 	med := func(key string, first bool) time.Duration {
 		if first {
-			return median(cold[key].first)
+			return medianOf(cold[key], func(r coldRun) time.Duration { return r.first })
 		}
-		return median(cold[key].init)
+		return medianOf(cold[key], func(r coldRun) time.Duration { return r.init })
 	}
 	helloInit, oursInit, baseInit := med(hello.name+"/local", false), med(ours.name+"/local", false), med(baseline.name+"/local", false)
 	envInit := med(ours.name+"/envkey", false)
-	// The floor: the secret read (TCP, TLS, request) overlapped with
-	// ComplyCube's TCP and TLS, then ComplyCube's request.
-	floor := med(hello.name+"/rtt", true) + max(3*o.rttSM, 2*o.rtt) + o.rtt
+	rt := o.rtts()
+	oursRTT, _, _ := rt.floorRTT("createsession")
+	floor := med(hello.name+"/rtt", true) + oursRTT
 	oursFirst, baseFirst := med(ours.name+"/rtt", true), med(baseline.name+"/rtt", true)
 	warmNs, bareNs, onlyNs := benches["WarmRequest"], benches["BarePost"], benches["HandlerOnly"]
 
@@ -241,7 +344,8 @@ func run(o options, out io.Writer) error {
 	if o.smoke {
 		fmt.Fprintf(out, "SMOKE MODE: every step ran once with tiny counts; the figures below mean nothing and no target is judged\n")
 	}
-	fmt.Fprintf(out, "medians of %d cold starts per variant and setting; simulated round trip %v to ComplyCube, %v to Secrets Manager; go test -bench -count %d\n\n", o.cold, o.rtt, o.rttSM, o.benchCount)
+	fmt.Fprintf(out, "medians of %d cold starts per variant and setting; simulated round trip %v to ComplyCube and Turnstile, %v to Secrets Manager and SNS, %v to DynamoDB; go test -bench -count %d\n", o.cold, o.rtt, o.rttSM, o.rttDB, o.benchCount)
+	fmt.Fprintf(out, "createsession runs as deployed in request mode: STATE_TABLE on dynalite behind TLS (its status token is written on every request)\n\n")
 	fmt.Fprintf(out, "| measure | hello-world | baseline | createsession | ratio | target |\n|---|---|---|---|---|---|\n")
 	fmt.Fprintf(out, "| init (INIT REPORT), local fakes | %s | %s | %s | %.2fx hello | <= 2x hello: %s |\n", ms(helloInit), ms(baseInit), ms(oursInit), ratio(oursInit, helloInit), verdict(ratio(oursInit, helloInit) <= 2))
 	fmt.Fprintf(out, "| init (INIT REPORT), local fakes, key in the environment (no Secrets Manager read) | | | %s | %.2fx hello | |\n", ms(envInit), ratio(envInit, helloInit))
@@ -254,18 +358,77 @@ func run(o options, out io.Writer) error {
 	fmt.Fprintf(out, "| warm overhead: handler minus bare POST | | | %.1f µs, %d allocs | | < 20 µs: %s |\n", warmNs.us()-bareNs.us(), warmNs.allocs-bareNs.allocs, verdict(warmNs.us()-bareNs.us() < 20))
 	fmt.Fprintf(out, "| handler alone, in-memory ComplyCube (go test -bench) | | | %.1f µs, %d allocs | | |\n", onlyNs.us(), onlyNs.allocs)
 	fmt.Fprintf(out, "| warm request through the emulator, median of %d | | | %s | | |\n", o.warm, ms(warmMedian))
-	fmt.Fprintf(out, "| bootstrap, linux/arm64, stripped | | | %.1f MB | | < 10 MB: %s |\n", mb(binSize), verdict(binSize < 10e6))
-	fmt.Fprintf(out, "| bootstrap.zip | | | %.1f MB | | < 4 MB: %s |\n", mb(zipSize), verdict(zipSize < 4e6))
+	for _, b := range boots {
+		fmt.Fprintf(out, "| bootstrap, linux/arm64, stripped: %s | | | %.1f MB (%d bytes) | | < 12 MiB: %s |\n", b.label, mb(b.bin), b.bin, verdict(b.bin < maxBootstrapBytes))
+	}
+	for _, b := range boots {
+		target := ""
+		if b.label == "create-session" {
+			target = "< 4 MB: " + verdict(b.zip < 4e6)
+		}
+		fmt.Fprintf(out, "| bootstrap.zip: %s | | | %.1f MB | | %s |\n", b.label, mb(b.zip), target)
+	}
 	fmt.Fprintf(out, "| peak RSS (VmHWM) after %d / %d warm requests | | | %.1f / %.1f MB | %.2fx | < 32 MB, equal: %s |\n", o.warm, o.mem, float64(mem1)/1024, float64(mem2)/1024, float64(mem2)/float64(mem1), verdict(mem2 < 32*1024 && float64(mem2) <= 1.1*float64(mem1)))
+
+	// The functions as deployed, at full CPU.
+	fmt.Fprintf(out, "\n### The functions as deployed, at full CPU, with the round trips\n\n")
+	fmt.Fprintf(out, "medians of %d cold starts each; floor = hello-world's first answer (%s) + the round trips that cannot overlap\n\n", o.cold, ms(med(hello.name+"/rtt", true)))
+	fmt.Fprintf(out, "| function | init | first answer (cold) | floor | / floor | DynamoDB calls, first request | target |\n|---|---|---|---|---|---|---|\n")
+	for _, name := range deployedNames {
+		v := byName(variants, name)
+		runs := cold[name+"/rtt"]
+		add, _, _ := rt.floorRTT(name)
+		fl := med(hello.name+"/rtt", true) + add
+		first := med(name+"/rtt", true)
+		fmt.Fprintf(out, "| %s | %s | %s | %s | %.2fx | %s | <= 1.1x floor: %s |\n", v.label, ms(med(name+"/rtt", false)), ms(first), ms(fl), ratio(first, fl), opsString(typicalOps(runs)), verdict(ratio(first, fl) <= 1.1))
+	}
+	fmt.Fprintf(out, "\n")
+	printConnections(out, variants, func(name string) []coldRun { return cold[name+"/rtt"] })
+	printTableCost(out, "full CPU", cold[ours.name+"/rtt"], cold["createsession-notable/rtt"])
 
 	// 5: Lambda's shape: the CPU share by memory size and AL2023's roots.
 	return runSizes(o, out, work, rie, variants, f, verdict)
 }
 
+// printTableCost says what the table adds to request mode's cold start:
+// the runs with STATE_TABLE against those without, in the same run.
+func printTableCost(out io.Writer, where string, with, without []coldRun) {
+	if len(with) == 0 || len(without) == 0 {
+		return
+	}
+	w, n := summarize(with, 0), summarize(without, 0)
+	fmt.Fprintf(out, "- what the table adds to request mode's cold start (%s): init %s → %s (%+.1f ms), first answer %s → %s (%+.1f ms), CPU time %s → %s (%+.1f ms), without STATE_TABLE → with it\n",
+		where, ms(n.init), ms(w.init), msf(w.init-n.init), ms(n.first), ms(w.first), msf(w.first-n.first), ms(n.cpu), ms(w.cpu), msf(w.cpu-n.cpu))
+}
+
+func msf(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// printConnections says, for each deployed function, what its cold starts
+// did with DynamoDB (and Turnstile, SNS): the connection made during init
+// and used by the first request.
+func printConnections(out io.Writer, variants []*variant, runs func(name string) []coldRun) {
+	for _, name := range deployedNames {
+		v := byName(variants, name)
+		rs := runs(name)
+		if len(rs) == 0 {
+			continue
+		}
+		fmt.Fprintf(out, "- %s: DynamoDB: %s", v.label, connVerdict(rs, func(u use) connUse { return u.db }))
+		if name == "signup" {
+			fmt.Fprintf(out, "; Turnstile: %s", connVerdict(rs, func(u use) connUse { return u.ts }))
+		}
+		if name == "webhook" {
+			fmt.Fprintf(out, "; SNS: %s", lateConn(rs, func(u use) connUse { return u.sns }))
+		}
+		fmt.Fprintf(out, "\n")
+	}
+}
+
 // runSizes measures and prints the memory-size table (the CPU share and
-// AL2023's roots), and writes its chart.
+// AL2023's roots), the deployed functions' table at -fn-sizes, and writes
+// the chart.
 func runSizes(o options, out io.Writer, work, rie string, variants []*variant, f *fakes, verdict func(bool) string) error {
-	ours := variants[2]
+	ours := byName(variants, "createsession")
 	if len(o.sizes) == 0 {
 		return nil
 	}
@@ -276,7 +439,7 @@ func runSizes(o options, out io.Writer, work, rie string, variants []*variant, f
 	}
 	shapes := &lambdaShapes{work: work, cgroups: map[int]string{}}
 	defer shapes.close()
-	rows, err := memorySizes(o, rie, shapes, variants, f, os.Stderr)
+	rows, err := memorySizes(o, rie, shapes, variants, f, progress)
 	if err != nil {
 		return err
 	}
@@ -286,17 +449,18 @@ func runSizes(o options, out io.Writer, work, rie string, variants []*variant, f
 	if slices.Contains(o.sizes, 128) {
 		plain := *ours
 		plain.asTemplate = false
-		var samples [3][]time.Duration
+		var runs []coldRun
 		for i := 0; i < o.coldShare; i++ {
-			initD, first, cpu, err := coldStartIn(rie, shapes, &plain, shape{memMB: 128, al2023: true}, f.al2023Env(false), f.caPEM())
+			r, err := coldStartIn(rie, shapes, f, &plain, shape{memMB: 128, al2023: true}, f.al2023Env(&plain))
 			if err != nil {
 				return fmt.Errorf("createsession without the template's SSL settings: %w", err)
 			}
-			samples[0], samples[1], samples[2] = append(samples[0], initD), append(samples[1], first), append(samples[2], cpu)
+			runs = append(runs, r)
 		}
-		before = sizeResult{init: median(samples[0]), first: median(samples[1]), cpu: median(samples[2])}
+		before = summarize(runs, 0)
 	}
 	printSizes(out, o, rows, before, verdict)
+	printDeployedSizes(out, o, variants, rows, verdict)
 	if o.svg != "" {
 		if err := writeSVG(o.svg, rows); err != nil {
 			return err
@@ -309,15 +473,22 @@ func runSizes(o options, out io.Writer, work, rie string, variants []*variant, f
 type fakes struct {
 	sm, cc           *httptest.Server
 	smProxy, ccProxy *latencyProxy
+	dep              *deployedFakes
 	caFile, certDir  string
 }
 
 // startFakes serves a fake Secrets Manager and the ComplyCube simulator over
-// TLS (HTTP/2 for ComplyCube), each directly and behind a latency proxy.
-func startFakes(work string, rttSM, rttCC time.Duration) (*fakes, error) {
-	f := &fakes{}
+// TLS (HTTP/2 for ComplyCube), each directly and behind a latency proxy,
+// and the deployed functions' services (deployed.go).
+func startFakes(work string, rtt rtts) (*fakes, error) {
+	dep, err := startDeployedFakes(rtt)
+	if err != nil {
+		return nil, err
+	}
+	f := &fakes{dep: dep}
 	sm := fakesecretsmanager.New()
 	sm.SetSecret(secretID, apiKey)
+	sm.SetSecret(jsonSecretID, dep.secretJSON())
 	f.sm = httptest.NewUnstartedServer(sm)
 	f.sm.StartTLS()
 	sim := simulator.New("https://id.example.com", apiKey)
@@ -328,7 +499,8 @@ func startFakes(work string, rttSM, rttCC time.Duration) (*fakes, error) {
 	// trust Amazon's and ComplyCube's CAs on Lambda: one bundle file, the
 	// machine's own bundle when it has one (so that loading the roots costs
 	// what it does for real) with the test CA appended. SSL_CERT_DIR points
-	// at an empty folder so that only that file is read.
+	// at an empty folder so that only that file is read. Every TLS fake
+	// (httptest's) serves the same test certificate.
 	bundle, _ := os.ReadFile("/etc/ssl/certs/ca-certificates.crt")
 	bundle = append(bundle, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: f.sm.Certificate().Raw})...)
 	f.caFile = filepath.Join(work, "ca-bundle.crt")
@@ -339,11 +511,10 @@ func startFakes(work string, rttSM, rttCC time.Duration) (*fakes, error) {
 	if err := os.MkdirAll(f.certDir, 0o755); err != nil {
 		return nil, err
 	}
-	var err error
-	if f.smProxy, err = startLatencyProxy(f.sm.Listener.Addr().String(), rttSM); err != nil {
+	if f.smProxy, err = startLatencyProxy(f.sm.Listener.Addr().String(), rtt.sm); err != nil {
 		return nil, err
 	}
-	if f.ccProxy, err = startLatencyProxy(f.cc.Listener.Addr().String(), rttCC); err != nil {
+	if f.ccProxy, err = startLatencyProxy(f.cc.Listener.Addr().String(), rtt.cc); err != nil {
 		return nil, err
 	}
 	return f, nil
@@ -360,19 +531,24 @@ func (f *fakes) close() {
 	f.ccProxy.Close()
 	f.sm.Close()
 	f.cc.Close()
+	f.dep.close()
 }
 
-// env is the function's environment, with or without the round trip.
-func (f *fakes) env(withRTT bool) []string {
+// env is v's environment, with or without the round trips: the machine's
+// trust store with the test CA, the fakes' addresses, the table, then v's
+// own variables.
+func (f *fakes) env(v *variant, withRTT bool) []string {
 	sm, cc := f.sm.Listener.Addr().String(), f.cc.Listener.Addr().String()
 	if withRTT {
 		sm, cc = f.smProxy.Addr(), f.ccProxy.Addr()
 	}
-	return append(lambdaemu.AWSEnv("https://"+sm),
+	env := append(lambdaemu.AWSEnv("https://"+sm),
 		"SSL_CERT_FILE="+f.caFile, "SSL_CERT_DIR="+f.certDir,
-		"COMPLYCUBE_SECRET_ID="+secretID, "COMPLYCUBE_BASE_URL=https://"+cc,
+		"COMPLYCUBE_SECRET_ID="+jsonSecretID, "COMPLYCUBE_BASE_URL=https://"+cc,
 		"ALLOWED_ORIGINS="+origin,
 	)
+	env = append(env, f.dep.env(withRTT)...)
+	return append(env, v.env...)
 }
 
 var event = func() []byte {
@@ -390,10 +566,10 @@ var status200 = regexp.MustCompile(`"statusCode":\s*200`)
 
 // coldStart starts an emulator for v, invokes it once, and returns the INIT
 // REPORT duration and the time from the invoke to the answer (the function's
-// process start, init and first request), at the machine's full CPU.
-func coldStart(rie string, v *variant, env []string) (initD, first time.Duration, err error) {
-	initD, first, _, err = coldStartIn(rie, nil, v, shape{}, env, nil)
-	return initD, first, err
+// process start, init and first request), at the machine's full CPU, with
+// what it did with the deployed services.
+func coldStart(rie string, f *fakes, v *variant, env []string) (coldRun, error) {
+	return coldStartIn(rie, nil, f, v, shape{}, env)
 }
 
 // tlsHandshakes returns the median time of n fresh TLS handshakes with srv
@@ -425,7 +601,7 @@ func warmMemory(rie string, v *variant, env []string, n1, n2 int) (hwm1, hwm2 in
 	var lat []time.Duration
 	invoke := func() error {
 		start := time.Now()
-		out, err := emu.Invoke(context.Background(), event)
+		out, err := emu.Invoke(context.Background(), v.nextEvent())
 		lat = append(lat, time.Since(start))
 		if err != nil {
 			return err
@@ -503,10 +679,11 @@ func goBench(count int) (map[string]benchResult, error) {
 	return res, nil
 }
 
-// buildARM64 builds the bootstrap exactly as sam build does for Lambda's
-// arm64: the Makefile's target with only ARTIFACTS_DIR set.
-func buildARM64(work string) (string, error) {
-	return lambdaemu.BuildAsSAM("CreateSessionFunction", filepath.Join(work, "arm64"))
+// buildARM64 builds the template's function logicalID exactly as sam build
+// does for Lambda's arm64: the Makefile's target with only ARTIFACTS_DIR
+// set.
+func buildARM64(work, logicalID string) (string, error) {
+	return lambdaemu.BuildAsSAM(logicalID, filepath.Join(work, "arm64-"+logicalID))
 }
 
 // sizes returns the binary's size and that of a deployment zip of it.
@@ -537,6 +714,15 @@ func median(d []time.Duration) time.Duration {
 	s := slices.Clone(d)
 	slices.Sort(s)
 	return s[len(s)/2]
+}
+
+// medianOf is the median of one figure of runs.
+func medianOf(runs []coldRun, fig func(coldRun) time.Duration) time.Duration {
+	d := make([]time.Duration, len(runs))
+	for i, r := range runs {
+		d[i] = fig(r)
+	}
+	return median(d)
 }
 
 func ratio(a, b time.Duration) float64 {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -29,58 +30,87 @@ const (
 type sizeResult struct {
 	init, first, cpu time.Duration // medians of the cold starts
 	warm             time.Duration // median of spaced warm requests
+	runs             []coldRun     // the cold starts
 }
 
 // sizeRow is one memory size of the table.
 type sizeRow struct {
 	memMB   int
 	results map[string]sizeResult // by variant name
-	floor   time.Duration         // hello's first answer + 4 round trips
+	floor   time.Duration         // createsession's: hello's first answer + 4 round trips
 }
 
-// coldStartIn is a cold start in a Lambda shape (shape{} for the machine
-// as it is): the INIT REPORT duration, the time from the invoke to the
-// answer, and the function's CPU time from exec to that answer.
-func coldStartIn(rie string, l *lambdaShapes, v *variant, s shape, env []string, ca []byte) (initD, first, cpu time.Duration, err error) {
-	bootstrap, err := l.wrap(v.bootstrap, s, ca)
-	if err != nil {
-		return 0, 0, 0, err
+// coldRun is one cold start: the INIT REPORT duration, the time from the
+// invoke to the answer, the function's CPU time from exec to that answer,
+// and what it did with the deployed services.
+type coldRun struct {
+	init, first, cpu time.Duration
+	use              use
+}
+
+func summarize(runs []coldRun, warm time.Duration) sizeResult {
+	return sizeResult{
+		init:  medianOf(runs, func(r coldRun) time.Duration { return r.init }),
+		first: medianOf(runs, func(r coldRun) time.Duration { return r.first }),
+		cpu:   medianOf(runs, func(r coldRun) time.Duration { return r.cpu }),
+		warm:  warm, runs: runs,
 	}
+}
+
+// coldStartIn is a cold start of v in a Lambda shape (shape{} for the
+// machine as it is).
+func coldStartIn(rie string, l *lambdaShapes, f *fakes, v *variant, s shape, env []string) (coldRun, error) {
+	bootstrap, err := l.wrap(v.bootstrap, s, f.caPEM())
+	if err != nil {
+		return coldRun{}, err
+	}
+	from := time.Now()
 	emu, err := lambdaemu.Start(rie, bootstrap, env)
 	if err != nil {
-		return 0, 0, 0, err
+		return coldRun{}, err
 	}
 	defer emu.Stop()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
+	ev := v.nextEvent()
 	start := time.Now()
-	out, err := emu.Invoke(ctx, event)
-	first = time.Since(start)
+	out, err := emu.Invoke(ctx, ev)
+	first := time.Since(start)
 	if err != nil {
-		return 0, 0, 0, err
+		return coldRun{}, fmt.Errorf("%w\n%s", err, emu.Output())
 	}
 	if !status200.Match(out) {
-		return 0, 0, 0, fmt.Errorf("answer %s\n%s", out, emu.Output())
+		return coldRun{}, fmt.Errorf("answer %s\n%s", out, emu.Output())
 	}
+	// Connections are timed from the process's start when the wrapper
+	// noted it (INIT REPORT counts from there), else from the invoke
+	// (earlier still, so "within init" is then a stricter test).
+	ref, fromExec := procStart(v.bootstrap, s)
+	if !fromExec {
+		ref = start
+	}
+	u := f.dep.usage(from, ref)
+	u.fromExec = fromExec
 	pid, err := emu.FunctionPID("bootstrap")
 	if err != nil {
-		return 0, 0, 0, err
+		return coldRun{}, err
 	}
-	if cpu, err = functionCPU(pid, v.bootstrap); err != nil {
-		return 0, 0, 0, err
+	cpu, err := functionCPU(pid, v.bootstrap)
+	if err != nil {
+		return coldRun{}, err
 	}
 	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
 		if d, ok := emu.InitDuration(); ok {
-			return d, first, cpu, nil
+			return coldRun{init: d, first: first, cpu: cpu, use: u}, nil
 		}
 	}
-	return 0, 0, 0, fmt.Errorf("no INIT REPORT line")
+	return coldRun{}, fmt.Errorf("no INIT REPORT line")
 }
 
 // warmSpaced sends n requests gap apart to one instance, after its cold
 // start, as a quiet site does, and returns their median latency.
-func warmSpaced(rie string, l *lambdaShapes, v *variant, s shape, env []string, ca []byte, n int, gap time.Duration) (time.Duration, error) {
-	bootstrap, err := l.wrap(v.bootstrap, s, ca)
+func warmSpaced(rie string, l *lambdaShapes, f *fakes, v *variant, s shape, env []string, n int, gap time.Duration) (time.Duration, error) {
+	bootstrap, err := l.wrap(v.bootstrap, s, f.caPEM())
 	if err != nil {
 		return 0, err
 	}
@@ -92,8 +122,9 @@ func warmSpaced(rie string, l *lambdaShapes, v *variant, s shape, env []string, 
 	var lat []time.Duration
 	for i := 0; i <= n; i++ {
 		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		ev := v.nextEvent()
 		start := time.Now()
-		out, err := emu.Invoke(ctx, event)
+		out, err := emu.Invoke(ctx, ev)
 		d := time.Since(start)
 		cancel()
 		if err != nil {
@@ -112,58 +143,59 @@ func warmSpaced(rie string, l *lambdaShapes, v *variant, s shape, env []string, 
 
 // al2023Env is a variant's environment in the AL2023 mode: the machine's
 // trust store settings removed (the function finds AL2023's at the default
-// paths), and, for the function as deployed, the template's own
-// SSL_CERT_FILE and SSL_CERT_DIR.
-func (f *fakes) al2023Env(asTemplate bool) []string {
+// paths), and, for the functions as deployed, the template's own
+// SSL_CERT_FILE, SSL_CERT_DIR and GOMAXPROCS, then the variant's own
+// variables.
+func (f *fakes) al2023Env(v *variant) []string {
 	var env []string
-	for _, kv := range f.env(true) {
+	for _, kv := range f.env(v, true) {
 		if !strings.HasPrefix(kv, "SSL_CERT_") {
 			env = append(env, kv)
 		}
 	}
-	if asTemplate {
+	if v.asTemplate {
 		env = append(env, lambdaemu.TemplateRuntimeEnv...)
 		env = append(env, templateExtraEnv...)
 	}
-	return env
+	return append(env, v.env...)
 }
 
 // templateExtraEnv is more of the template's environment, for trials
 // (-template-env).
 var templateExtraEnv []string
 
-// memorySizes measures every variant at every memory size, in the AL2023
-// mode with the round trips.
+// memorySizes measures every variant at every memory size (the deployed
+// functions at -fn-sizes only), in the AL2023 mode with the round trips.
 func memorySizes(o options, rie string, l *lambdaShapes, variants []*variant, f *fakes, progress io.Writer) ([]sizeRow, error) {
-	ca := f.caPEM()
 	var rows []sizeRow
 	for _, mem := range o.sizes {
 		s := shape{memMB: mem, al2023: true}
 		row := sizeRow{memMB: mem, results: map[string]sizeResult{}}
-		samples := map[string]*[3][]time.Duration{}
+		var vs []*variant
+		for _, v := range variants {
+			if !v.deployed || slices.Contains(o.fnSizes, mem) {
+				vs = append(vs, v)
+			}
+		}
+		runs := map[string][]coldRun{}
 		for i := 0; i < o.coldShare; i++ {
-			for _, v := range variants {
-				initD, first, cpu, err := coldStartIn(rie, l, v, s, f.al2023Env(v.asTemplate), ca)
+			for _, v := range vs {
+				r, err := coldStartIn(rie, l, f, v, s, f.al2023Env(v))
 				if err != nil {
 					return nil, fmt.Errorf("%s cold start (%s): %w", v.name, s, err)
 				}
-				if samples[v.name] == nil {
-					samples[v.name] = &[3][]time.Duration{}
-				}
-				samples[v.name][0] = append(samples[v.name][0], initD)
-				samples[v.name][1] = append(samples[v.name][1], first)
-				samples[v.name][2] = append(samples[v.name][2], cpu)
+				runs[v.name] = append(runs[v.name], r)
 			}
 		}
-		for _, v := range variants {
-			warm, err := warmSpaced(rie, l, v, s, f.al2023Env(v.asTemplate), ca, o.warmShare, o.warmGap)
+		for _, v := range vs {
+			warm, err := warmSpaced(rie, l, f, v, s, f.al2023Env(v), o.warmShare, o.warmGap)
 			if err != nil {
 				return nil, fmt.Errorf("%s warm requests (%s): %w", v.name, s, err)
 			}
-			sm := samples[v.name]
-			row.results[v.name] = sizeResult{init: median(sm[0]), first: median(sm[1]), cpu: median(sm[2]), warm: warm}
+			row.results[v.name] = summarize(runs[v.name], warm)
 		}
-		row.floor = row.results["hello-world"].first + max(3*o.rttSM, 2*o.rtt) + o.rtt
+		add, _, _ := o.rtts().floorRTT("createsession")
+		row.floor = row.results["hello-world"].first + add
 		rows = append(rows, row)
 		fmt.Fprintf(progress, "bench: %d MB done\n", mem)
 	}
@@ -183,7 +215,7 @@ func printSizes(out io.Writer, o options, rows []sizeRow, before128 sizeResult, 
 	fmt.Fprintf(out, "medians of %d cold starts per variant and size; warm: median of %d requests %v apart on one instance; cost: 1,000 sessions at arm64 prices ($%.10f per GB-s, $0.20 per million requests), each session one cold start (a quiet site) or one warm request, billed for the time measured here (the simulator answers at once: ComplyCube's own processing time is not counted; the network round trips are)\n\n", o.coldShare, o.warmShare, o.warmGap, pricePerGBSecond)
 	fmt.Fprintf(out, "| memory | variant | init | first answer (cold) | CPU time, exec to first answer | warm answer | 1,000 cold sessions | 1,000 warm sessions |\n|---|---|---|---|---|---|---|---|\n")
 	for _, r := range rows {
-		for _, name := range []string{"hello-world", "baseline", "createsession"} {
+		for _, name := range coreNames {
 			res := r.results[name]
 			fmt.Fprintf(out, "| %d MB | %s | %s | %s | %s | %s | $%.4f | $%.4f |\n", r.memMB, name, ms(res.init), ms(res.first), ms(res.cpu), ms(res.warm), costPer1000(r.memMB, res.first), costPer1000(r.memMB, res.warm))
 		}
@@ -214,14 +246,84 @@ func printSizes(out io.Writer, o options, rows []sizeRow, before128 sizeResult, 
 	}
 }
 
+// printDeployedSizes writes the functions as deployed at the -fn-sizes
+// shares, each against its own floor, what their cold starts did with
+// their connections, and what DynamoDB adds to their cost.
+func printDeployedSizes(out io.Writer, o options, variants []*variant, rows []sizeRow, verdict func(bool) string) {
+	var fnRows []sizeRow
+	for _, r := range rows {
+		if slices.Contains(o.fnSizes, r.memMB) {
+			fnRows = append(fnRows, r)
+		}
+	}
+	if len(fnRows) == 0 {
+		return
+	}
+	rt := o.rtts()
+	fmt.Fprintf(out, "\n### The functions as deployed, by memory size: CPU share, AL2023 roots, the template's environment, round trips %v to ComplyCube and Turnstile, %v to Secrets Manager and SNS, %v to DynamoDB\n\n", rt.cc, rt.sm, rt.db)
+	fmt.Fprintf(out, "medians of %d cold starts per function and size; floor = hello-world's first answer at the same size + the round trips that cannot overlap (below); warm: median of %d requests %v apart\n\n", o.coldShare, o.warmShare, o.warmGap)
+	fmt.Fprintf(out, "| memory | function | init | first answer (cold) | floor | / floor | CPU time, exec to first answer | / hello-world CPU | warm answer | 1,000 cold | 1,000 warm | target |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+	for _, r := range fnRows {
+		hello := r.results["hello-world"]
+		fmt.Fprintf(out, "| %d MB | hello-world | %s | %s | | | %s | 1.00x | %s | $%.4f | $%.4f | |\n", r.memMB, ms(hello.init), ms(hello.first), ms(hello.cpu), ms(hello.warm), costPer1000(r.memMB, hello.first), costPer1000(r.memMB, hello.warm))
+		for _, name := range deployedNames {
+			res, ok := r.results[name]
+			if !ok {
+				continue
+			}
+			add, _, _ := rt.floorRTT(name)
+			fl := hello.first + add
+			fmt.Fprintf(out, "| %d MB | %s | %s | %s | %s | %.2fx | %s | %.2fx | %s | $%.4f | $%.4f | <= 1.2x floor: %s |\n", r.memMB, byName(variants, name).label,
+				ms(res.init), ms(res.first), ms(fl), ratio(res.first, fl), ms(res.cpu), ratio(res.cpu, hello.cpu), ms(res.warm),
+				costPer1000(r.memMB, res.first), costPer1000(r.memMB, res.warm), verdict(ratio(res.first, fl) <= 1.2))
+		}
+	}
+	fmt.Fprintf(out, "\nfloors (round trips after hello-world's first answer):\n")
+	for _, name := range deployedNames {
+		add, how, _ := rt.floorRTT(name)
+		fmt.Fprintf(out, "- %s: %s = %s\n", byName(variants, name).label, how, ms(add))
+	}
+	for _, r := range fnRows {
+		fmt.Fprintf(out, "\nconnections during the cold starts at %d MB:\n", r.memMB)
+		printConnections(out, variants, func(name string) []coldRun { return r.results[name].runs })
+		printTableCost(out, fmt.Sprintf("%d MB", r.memMB), r.results["createsession"].runs, r.results["createsession-notable"].runs)
+	}
+
+	// What DynamoDB adds: each first request's calls, counted on the fake.
+	last := fnRows[len(fnRows)-1]
+	for _, r := range fnRows {
+		if r.memMB == 256 {
+			last = r
+		}
+	}
+	fmt.Fprintf(out, "\nDynamoDB per request, counted on the fake in the first request of each cold start at %d MB (on demand: $0.625 per million writes, $0.125 per million reads; each item under 1 KB, each read strongly consistent: one unit each):\n\n", last.memMB)
+	fmt.Fprintf(out, "| function | calls | writes | reads | DynamoDB per 1,000 requests | Lambda per 1,000 warm requests at %d MB |\n|---|---|---|---|---|---|\n", last.memMB)
+	perReq := map[string]float64{}
+	for _, name := range deployedNames {
+		res, ok := last.results[name]
+		if !ok {
+			continue
+		}
+		ops := typicalOps(res.runs)
+		w, rd, c := dynamoCost(ops)
+		perReq[name] = c / 1000
+		fmt.Fprintf(out, "| %s | %s | %d | %d | $%.4f | $%.4f |\n", byName(variants, name).label, opsString(ops), w, rd, c, costPer1000(last.memMB, res.warm))
+	}
+	sess, hook, poll := perReq["signup"], perReq["webhook"], perReq["status"]
+	dyn := 1000 * (sess + eventsPerVerification*hook + pollsPerVerification*poll)
+	lam := costPer1000(last.memMB, last.results["status"].warm) * pollsPerVerification
+	fmt.Fprintf(out, "\nper 1,000 verifications (a sign-up with the bot check, %d webhook events, %d status polls): DynamoDB $%.4f (sign-ups $%.4f, events $%.4f, polls $%.4f); the polls' Lambda requests and warm duration at %d MB $%.4f\n",
+		eventsPerVerification, pollsPerVerification, dyn, 1000*sess, 1000*eventsPerVerification*hook, 1000*pollsPerVerification*poll, last.memMB, lam)
+}
+
 // writeSVG draws the first answer after a cold start by memory size for
 // each variant, with the floor, as an SVG line chart.
 func writeSVG(path string, rows []sizeRow) error {
 	const w, h, left, right, top, bottom = 720, 400, 70, 170, 40, 50
 	var maxMs float64
 	for _, r := range rows {
-		for _, res := range r.results {
-			maxMs = max(maxMs, float64(res.first)/1e6)
+		for _, name := range coreNames {
+			maxMs = max(maxMs, float64(r.results[name].first)/1e6)
 		}
 	}
 	maxMs = float64(int(maxMs/100)+1) * 100
