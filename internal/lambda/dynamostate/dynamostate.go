@@ -338,6 +338,25 @@ func (t *Table) wrap(op string, err error) error {
 	return fmt.Errorf("state table %s: %s: %w", t.name, op, err)
 }
 
+// Prepare builds a lazy Table's client now, in the background and bounded
+// by DefaultPrepareTimeout, so that loading the SDK's configuration (some
+// milliseconds of CPU, many at a fraction of a core) happens during init
+// rather than on the first request. A failed build is retried by the first
+// call, as without Prepare.
+func (t *Table) Prepare(ctx context.Context) {
+	if t.client.Load() != nil {
+		return
+	}
+	go func() {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), DefaultPrepareTimeout)
+		defer cancel()
+		t.api(ctx)
+	}()
+}
+
+// DefaultPrepareTimeout bounds Prepare's build.
+const DefaultPrepareTimeout = 3 * time.Second
+
 // api returns the client, building it on first use for a lazy Table. A
 // failed build is not kept: the next call tries again.
 func (t *Table) api(ctx context.Context) (API, error) {

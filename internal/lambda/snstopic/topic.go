@@ -7,7 +7,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"sync"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
@@ -24,8 +26,9 @@ type PublishAPI interface {
 type Topic struct {
 	ARN string
 
-	mu     sync.Mutex
-	client PublishAPI
+	mu         sync.Mutex
+	client     PublishAPI
+	httpClient *http.Client // for a client built here; nil: the SDK's own
 }
 
 // New returns a Topic for arn; client may be nil (built from the AWS SDK's
@@ -33,6 +36,23 @@ type Topic struct {
 func New(arn string, client PublishAPI) *Topic {
 	return &Topic{ARN: arn, client: client}
 }
+
+// NewPrepared returns a Topic for arn whose SDK client, carried by
+// httpClient (one with a connection made in advance), is built now in the
+// background, bounded by prepareTimeout: a webhook's first publish then
+// pays for neither the SDK's configuration nor the TLS handshake.
+func NewPrepared(ctx context.Context, arn string, httpClient *http.Client) *Topic {
+	t := &Topic{ARN: arn, httpClient: httpClient}
+	go func() {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), prepareTimeout)
+		defer cancel()
+		t.sdk(ctx)
+	}()
+	return t
+}
+
+// prepareTimeout bounds NewPrepared's build.
+const prepareTimeout = 3 * time.Second
 
 // Publish sends one message with its subject.
 func (t *Topic) Publish(ctx context.Context, subject, message string) error {
@@ -57,7 +77,11 @@ func (t *Topic) sdk(ctx context.Context) (PublishAPI, error) {
 		if err != nil {
 			return nil, fmt.Errorf("load AWS configuration: %w", err)
 		}
-		t.client = sns.NewFromConfig(cfg)
+		t.client = sns.NewFromConfig(cfg, func(o *sns.Options) {
+			if t.httpClient != nil {
+				o.HTTPClient = t.httpClient
+			}
+		})
 	}
 	return t.client, nil
 }

@@ -5,18 +5,12 @@ package statestore
 
 import (
 	"context"
-	"crypto/tls"
 	"log/slog"
-	"net/http"
-	"net/url"
-	"os"
-	"strings"
 
 	"github.com/complycube-session/createsession/handler/state"
 	"github.com/complycube-session/createsession/internal/lambda/dynamostate"
 	"github.com/complycube-session/createsession/internal/lambda/memstate"
 	"github.com/complycube-session/createsession/internal/lambda/startup"
-	"github.com/complycube-session/createsession/internal/lambda/warmconn"
 )
 
 // EnvStateTable names the DynamoDB table (docs/configuration.md).
@@ -36,44 +30,11 @@ func Open(ctx context.Context, table string, log *slog.Logger, need string) stat
 	return openTable(ctx, table, log)
 }
 
-// openTable returns the DynamoDB table, with a connection to DynamoDB's
-// endpoint opened now, in the background, so that the first request that
-// needs the table does not pay for TCP and TLS at a fraction of a CPU.
+// openTable returns the DynamoDB table, with a connection to DynamoDB
+// opened and the SDK client built now, in the background, while init goes
+// on: the first request then pays for neither.
 func openTable(ctx context.Context, table string, log *slog.Logger) state.Store {
-	transport := http.DefaultTransport.(*http.Transport).Clone()
-	transport.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12}
-	transport.MaxIdleConnsPerHost = 16
-	if endpoint := dynamoEndpoint(os.Getenv); endpoint != nil {
-		d := warmconn.New(endpoint, transport.TLSClientConfig)
-		d.Install(transport)
-		startup.Prewarm(ctx, log, "DynamoDB", d.Start)
-	}
-	return dynamostate.NewFromDefaultConfig(table, &http.Client{Transport: transport})
-}
-
-// dynamoEndpoint is the URL the SDK will call: AWS_ENDPOINT_URL_DYNAMODB
-// (or AWS_ENDPOINT_URL) when set, else the region's public endpoint; nil
-// when it cannot be known before the SDK's configuration is loaded.
-func dynamoEndpoint(getenv func(string) string) *url.URL {
-	for _, name := range []string{"AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL"} {
-		if v := strings.TrimSpace(getenv(name)); v != "" {
-			u, err := url.Parse(v)
-			if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-				return nil
-			}
-			return u
-		}
-	}
-	region := strings.TrimSpace(getenv("AWS_REGION"))
-	if region == "" {
-		region = strings.TrimSpace(getenv("AWS_DEFAULT_REGION"))
-	}
-	if region == "" || strings.ContainsAny(region, "/:@ ") {
-		return nil
-	}
-	suffix := "amazonaws.com"
-	if strings.HasPrefix(region, "cn-") {
-		suffix = "amazonaws.com.cn"
-	}
-	return &url.URL{Scheme: "https", Host: "dynamodb." + region + "." + suffix}
+	t := dynamostate.NewFromDefaultConfig(table, startup.WarmAWSClient(ctx, log, "DYNAMODB", "dynamodb"))
+	t.Prepare(ctx)
+	return t
 }

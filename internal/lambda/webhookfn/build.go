@@ -51,7 +51,8 @@ func FromEnv(ctx context.Context, getenv func(string) string, log *slog.Logger) 
 		return apigateway.Lambda{}, err
 	}
 	store := statestore.Open(ctx, cfg.StateTable, log, "the webhook function (events told exactly once, each client's status)")
-	return Build(ctx, cfg, snstopic.New(cfg.TopicARN, nil), store, log, nil), nil
+	topic := snstopic.NewPrepared(ctx, cfg.TopicARN, startup.WarmAWSClient(ctx, log, "SNS", "sns"))
+	return Build(ctx, cfg, topic, store, log, nil), nil
 }
 
 // The adapters implement the webhook core's ports.
