@@ -25,7 +25,7 @@ var buildTarget = regexp.MustCompile(`(?m)^build-([A-Za-z0-9]+):`)
 // the Makefile as `sam build` does (make -f Makefile build-<ID>
 // ARTIFACTS_DIR=<dir>, nothing else set) and checks the bootstrap it
 // writes: linux/arm64, statically linked, stripped, built with
-// lambda.norpc, CGO_ENABLED=0 and -trimpath, under 10 MB. TestTemplate
+// lambda.norpc, CGO_ENABLED=0 and -trimpath, under 12 MiB. TestTemplate
 // checks that every function of the template has such a target.
 func TestMakefileBuildsWhatLambdaRuns(t *testing.T) {
 	if testing.Short() {
