@@ -112,7 +112,7 @@ func TestShipsOnlyLambdaCode(t *testing.T) {
 	}{
 		{".", []string{modulePath + "/handler/webhook", "github.com/aws/aws-sdk-go-v2/service/sns", "github.com/golang-jwt/jwt/v5/request"}, nil},
 		{"../webhook", []string{modulePath + "/handler", modulePath + "/internal/lambda/complycube"}, nil},
-		{"../invite", nil, []string{"cmd/invite", "handler/invitation", "handler/api", "internal/lambda/secret"}},
+		{"../invite", nil, []string{"cmd/invite", "handler/invitation", "handler/api", "internal/lambda/secret", "internal/lambda/awsendpoint", "internal/lambda/truststore"}},
 		// The status function reads the table only: no secret, no
 		// ComplyCube, no SNS, and neither of the other cores.
 		{"../status", []string{"github.com/aws/aws-sdk-go-v2/service/secretsmanager", "github.com/aws/aws-sdk-go-v2/service/sns", modulePath + "/handler", modulePath + "/handler/webhook",

@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"github.com/complycube-session/createsession/handler"
+	"github.com/complycube-session/createsession/internal/lambda/truststore"
 	"github.com/complycube-session/createsession/internal/lambda/warmconn"
 )
 
@@ -90,7 +91,15 @@ func New(cfg Config) (*Client, error) {
 		timeout = 5 * time.Second
 	}
 	transport := NewTransport()
-	transport.TLSClientConfig.RootCAs = cfg.RootCAs
+	if cfg.RootCAs != nil {
+		transport.TLSClientConfig.RootCAs = cfg.RootCAs
+	} else {
+		// The system's roots, parsed only as ComplyCube's chain names them
+		// (truststore): at a fraction of a CPU, parsing them all up front is
+		// most of a cold start's TLS cost. The server name is set so that
+		// every copy of the config knows what to verify.
+		transport.TLSClientConfig = truststore.System().TLSConfig(&tls.Config{MinVersion: tls.VersionTLS12, ServerName: u.Hostname()})
+	}
 	// Install dials nothing in advance when a proxy is in the way.
 	prewarm := warmconn.New(u, transport.TLSClientConfig)
 	prewarm.Install(transport)

@@ -7,7 +7,6 @@ package sessionfn
 
 import (
 	"context"
-	"crypto/x509"
 	"errors"
 	"log/slog"
 
@@ -30,9 +29,8 @@ import (
 // start-up lines; requests, when nil, are written to it as JSON lines with
 // embedded metrics.
 func Build(ctx context.Context, cfg Config, store state.Store, log *slog.Logger, requests api.RequestLog) (apigateway.Lambda, error) {
-	// Parsing the system's CA bundle takes milliseconds; both TLS handshakes
-	// of init need it, but only after their TCP connects. Load it meanwhile.
-	go x509.SystemCertPool()
+	// No x509.SystemCertPool: every client verifies with truststore, which
+	// parses only the roots a presented chain names.
 	startup.LogWarnings(log, cfg.Warnings)
 	var fetcher secret.Fetcher
 	switch {

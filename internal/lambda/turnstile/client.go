@@ -29,6 +29,7 @@ import (
 	"time"
 
 	"github.com/complycube-session/createsession/handler"
+	"github.com/complycube-session/createsession/internal/lambda/truststore"
 	"github.com/complycube-session/createsession/internal/lambda/warmconn"
 )
 
@@ -126,7 +127,14 @@ func New(cfg Config) (*Client, error) {
 		timeout = DefaultTimeout
 	}
 	transport := newTransport()
-	transport.TLSClientConfig.RootCAs = cfg.RootCAs
+	if cfg.RootCAs != nil {
+		transport.TLSClientConfig.RootCAs = cfg.RootCAs
+	} else {
+		// The system's roots, parsed only as siteverify's chain names them
+		// (truststore); the server name set so that every copy of the
+		// config knows what to verify.
+		transport.TLSClientConfig = truststore.System().TLSConfig(&tls.Config{MinVersion: tls.VersionTLS12, ServerName: u.Hostname()})
+	}
 	// Install dials nothing in advance when a proxy is in the way.
 	prewarm := warmconn.New(u, transport.TLSClientConfig)
 	prewarm.Install(transport)

@@ -1,8 +1,8 @@
-package startup
+package awsendpoint
 
 import "testing"
 
-func TestAWSEndpoint(t *testing.T) {
+func TestOf(t *testing.T) {
 	cases := []struct {
 		env  map[string]string
 		want string
@@ -16,7 +16,7 @@ func TestAWSEndpoint(t *testing.T) {
 		{map[string]string{"AWS_REGION": "eu-west-1/../x"}, ""},
 	}
 	for _, c := range cases {
-		u := awsEndpoint(func(k string) string { return c.env[k] }, "DYNAMODB", "dynamodb")
+		u := Of(func(k string) string { return c.env[k] }, "DYNAMODB", "dynamodb")
 		got := ""
 		if u != nil {
 			got = u.String()
