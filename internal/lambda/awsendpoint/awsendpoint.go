@@ -52,5 +52,5 @@ func CustomCABundle(getenv func(string) string) bool {
 // must still know what to verify), and the system's roots parsed only as a
 // presented chain names them.
 func TLSConfig(endpoint *url.URL) *tls.Config {
-	return truststore.System().TLSConfig(&tls.Config{MinVersion: tls.VersionTLS12, ServerName: endpoint.Hostname()})
+	return truststore.ClientConfig(endpoint.Hostname(), nil)
 }

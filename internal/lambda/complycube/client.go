@@ -91,15 +91,10 @@ func New(cfg Config) (*Client, error) {
 		timeout = 5 * time.Second
 	}
 	transport := NewTransport()
-	if cfg.RootCAs != nil {
-		transport.TLSClientConfig.RootCAs = cfg.RootCAs
-	} else {
-		// The system's roots, parsed only as ComplyCube's chain names them
-		// (truststore): at a fraction of a CPU, parsing them all up front is
-		// most of a cold start's TLS cost. The server name is set so that
-		// every copy of the config knows what to verify.
-		transport.TLSClientConfig = truststore.System().TLSConfig(&tls.Config{MinVersion: tls.VersionTLS12, ServerName: u.Hostname()})
-	}
+	// The system's roots parsed only as the server's chain names them (a
+	// fraction of a CPU parsing them all up front is most of a cold
+	// start's TLS cost), or the test's own.
+	transport.TLSClientConfig = truststore.ClientConfig(u.Hostname(), cfg.RootCAs)
 	// Install dials nothing in advance when a proxy is in the way.
 	prewarm := warmconn.New(u, transport.TLSClientConfig)
 	prewarm.Install(transport)

@@ -23,6 +23,7 @@ package truststore
 
 import (
 	"bytes"
+	"crypto/tls"
 	"crypto/x509"
 	"io/fs"
 	"os"
@@ -473,4 +474,19 @@ func godebugValue(godebug, key string) (value string, ok bool) {
 		}
 	}
 	return value, ok
+}
+
+// ClientConfig is the TLS client configuration every outbound client of
+// the functions uses for host: TLS 1.2 at least, the server name set (so
+// that a copy made to reach an IP address still knows what to verify), and
+// the system's roots parsed only as a presented chain names them; or, when
+// rootCAs is given (tests trust a test CA with it), those roots verified
+// by crypto/tls as usual.
+func ClientConfig(host string, rootCAs *x509.CertPool) *tls.Config {
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: host}
+	if rootCAs != nil {
+		cfg.RootCAs = rootCAs
+		return cfg
+	}
+	return System().TLSConfig(cfg)
 }
