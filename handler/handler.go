@@ -215,7 +215,14 @@ func (h *SessionStarter) serve(ctx context.Context, req api.Request, originAllow
 		// A session that exists is never turned into an error: if the token
 		// could not be stored, the page's status check answers 404 and
 		// the page says it cannot tell yet.
-		o.stateError = <-tokenSaved
+		select {
+		case o.stateError = <-tokenSaved:
+		case <-ctx.Done():
+			// The answer must go out before Lambda's deadline: the token's
+			// write goes on, bounded, and the page's status check says
+			// pending or unknown.
+			o.stateError = errors.New("the status token's write had not finished by the deadline")
+		}
 	}
 	o.attempts += pre.attempts
 	o.upstreamTime += pre.upstreamTime

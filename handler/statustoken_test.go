@@ -9,6 +9,7 @@ import (
 
 	"github.com/complycube-session/createsession/handler/state"
 	"github.com/complycube-session/createsession/internal/lambda/memstate"
+	"github.com/complycube-session/createsession/internal/testonly/fakesecretsmanager"
 )
 
 // TestStatusTokenEverySession: each session gets its own token, stored
@@ -66,4 +67,43 @@ func mapValues(m map[string]any) []string {
 		}
 	}
 	return out
+}
+
+// TestLogLineNeverReadsTheSecret: with the secret unreadable, a request
+// that needs no key (a preflight, a refused origin) reads nothing from
+// Secrets Manager, not even for its log line's sourceIpHash.
+func TestLogLineNeverReadsTheSecret(t *testing.T) {
+	f := newFixture(t, fixtureOpts{secret: apiKey, smFail: fakesecretsmanager.InternalFail})
+	time.Sleep(1100 * time.Millisecond) // past the once-a-second re-read bound
+	reads := len(f.sm.Requests())
+	f.invoke(req{method: "OPTIONS", headers: map[string]string{"origin": allowed}})
+	f.invoke(req{method: "POST", headers: map[string]string{"origin": "https://evil.example", "content-type": "application/json"}, body: validBody})
+	if n := len(f.sm.Requests()) - reads; n != 0 {
+		t.Errorf("requests that need no key read the secret %d times", n)
+	}
+}
+
+// TestStatusTokenWriteNeverPastTheDeadline: a table that hangs does not
+// hold the answer past the invocation's deadline: the session exists, and
+// the answer goes out with its own margin.
+func TestStatusTokenWriteNeverPastTheDeadline(t *testing.T) {
+	f := newFixture(t, fixtureOpts{secret: apiKey, store: hangingStore{memstate.New()}})
+	r := post(validBody)
+	r.timeout = 700 * time.Millisecond
+	start := time.Now()
+	a := f.invoke(r)
+	if took := time.Since(start); took > r.timeout {
+		t.Errorf("answered after %v, past the %v deadline", took, r.timeout)
+	}
+	if a.Status != 200 {
+		t.Errorf("%d %s", a.Status, a.Body)
+	}
+}
+
+// hangingStore's writes wait until their context ends.
+type hangingStore struct{ state.Store }
+
+func (hangingStore) Put(ctx context.Context, _ string, _ []byte, _ time.Time) error {
+	<-ctx.Done()
+	return ctx.Err()
 }

@@ -6,6 +6,7 @@ package awsendpoint
 
 import (
 	"crypto/tls"
+	"net"
 	"net/url"
 	"strings"
 
@@ -48,9 +49,15 @@ func CustomCABundle(getenv func(string) string) bool {
 }
 
 // TLSConfig is the client configuration for endpoint: TLS 1.2 at least,
-// the server name set (a copy of the config made to reach an IP address
-// must still know what to verify), and the system's roots parsed only as a
-// presented chain names them.
+// and the system's roots parsed only as a presented chain names them. The
+// server name is set only for an IP address, which is never sent in SNI
+// (a copy of the config made to reach it must still know what to verify);
+// for a host name it is left to the host the SDK dials, which may differ
+// from the one predicted here (FIPS and dual-stack endpoints).
 func TLSConfig(endpoint *url.URL) *tls.Config {
-	return truststore.ClientConfig(endpoint.Hostname(), nil)
+	host := endpoint.Hostname()
+	if net.ParseIP(host) == nil {
+		host = ""
+	}
+	return truststore.ClientConfig(host, nil)
 }

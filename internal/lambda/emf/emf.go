@@ -37,17 +37,14 @@ type Log struct {
 // New returns a Log that writes to log, naming function in every line's
 // Function dimension ("local" when empty). hashKey, when not nil, gives
 // the key of the lines' sourceIpHash (api.SourceHash); the source address
-// itself is never written.
+// itself is never written. hashKey must answer from memory: a line is
+// written before the answer goes out, and must not make it wait.
 func New(log *slog.Logger, function string, hashKey func(context.Context) ([]byte, error)) *Log {
 	if function == "" {
 		function = "local"
 	}
 	return &Log{log: log, function: function, hashKey: hashKey, now: time.Now}
 }
-
-// hashKeyWait bounds the wait for the hash key: a secret not yet read is
-// read at most once a second, and a line must not wait long for it.
-const hashKeyWait = 500 * time.Millisecond
 
 // Write writes one line: the members every function writes (requestId,
 // method, path, status, durationMs, coldStart), the function's own, the
@@ -63,11 +60,9 @@ func (l *Log) Write(r *api.Record) {
 		slog.Bool("coldStart", r.ColdStart),
 	)
 	if l.hashKey != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), hashKeyWait)
-		if key, err := l.hashKey(ctx); err == nil {
+		if key, err := l.hashKey(context.Background()); err == nil {
 			attrs = append(attrs, slog.String("sourceIpHash", api.SourceHash(key, r.Request.SourceIP)))
 		}
-		cancel()
 	}
 	attrs = append(attrs, r.Attrs...)
 	if r.ErrType != "" {

@@ -135,9 +135,31 @@ func (c *Cache) HashKey(ctx context.Context) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	m := hmac.New(sha256.New, []byte(k))
+	return deriveHashKey(k), nil
+}
+
+// LoadedHashKey is HashKey when the secret is already held, and an error
+// otherwise, without reading it: for a log line, which must never make a
+// request wait for Secrets Manager.
+func (c *Cache) LoadedHashKey(context.Context) ([]byte, error) {
+	c.mu.Lock()
+	loaded, s := c.loaded, c.secret
+	c.mu.Unlock()
+	if !loaded {
+		return nil, errors.New("the secret is not read yet")
+	}
+	k, err := apiKey(s)
+	if err != nil {
+		return nil, err
+	}
+	return deriveHashKey(k), nil
+}
+
+// deriveHashKey is HMAC-SHA256(apiKey, hashKeyLabel).
+func deriveHashKey(apiKey string) []byte {
+	m := hmac.New(sha256.New, []byte(apiKey))
 	m.Write([]byte(hashKeyLabel))
-	return m.Sum(nil), nil
+	return m.Sum(nil)
 }
 
 // hashKeyLabel names what the derived key is for.

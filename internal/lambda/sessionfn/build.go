@@ -69,7 +69,7 @@ func Build(ctx context.Context, cfg Config, store state.Store, log *slog.Logger,
 		log.Error("the API key could not be read at start; answering 503 until a later read succeeds", slog.String("cause", err.Error()))
 	}
 	if requests == nil {
-		requests = emf.New(log, cfg.FunctionName, keys.HashKey)
+		requests = emf.New(log, cfg.FunctionName, keys.LoadedHashKey)
 	}
 	return apigateway.Lambda{Handler: handler.NewSessionStarter(cfg.Config, keys, client, store, bots, requests), Log: log, MaxBody: handler.MaxBodyBytes}, nil
 }

@@ -36,7 +36,7 @@ func Build(ctx context.Context, cfg Config, publisher webhook.Publisher, store s
 		log.Error("the webhook secret could not be read at start; answering 503 until a later read succeeds", slog.String("cause", err.Error()))
 	}
 	if requests == nil {
-		requests = emf.New(log, cfg.FunctionName, secrets.HashKey)
+		requests = emf.New(log, cfg.FunctionName, secrets.LoadedHashKey)
 	}
 	return apigateway.Lambda{Handler: webhook.New(secrets, publisher, store, requests), Log: log, MaxBody: webhook.MaxBodyBytes}
 }
