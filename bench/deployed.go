@@ -252,7 +252,7 @@ func startDeployedFakes(rtt rtts) (*deployedFakes, error) {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		exp := time.Now().Add(24 * time.Hour)
-		if err := table.Put(ctx, state.StatusTokenKey(tok), []byte(statusClient), exp); err != nil {
+		if err := table.Put(ctx, state.StatusTokenKey(tok), state.StatusTokenRecord{ClientID: statusClient, IssuedAt: time.Now()}.Encode(), exp); err != nil {
 			d.tb.Fatal(err)
 		}
 		st := state.ClientStatus{Status: state.StatusCompleted, Outcome: "clear", UpdatedAt: time.Now().UTC().Truncate(time.Second)}

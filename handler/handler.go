@@ -341,7 +341,7 @@ func (h *SessionStarter) saveStatusToken(ctx context.Context, clientID string) (
 	go func() {
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), stateTimeout)
 		defer cancel()
-		if err := h.store.Put(sctx, state.StatusTokenKey(token), []byte(clientID), h.now().Add(state.StatusTokenLife)); err != nil {
+		if err := h.store.Put(sctx, state.StatusTokenKey(token), state.StatusTokenRecord{ClientID: clientID, IssuedAt: h.now()}.Encode(), h.now().Add(state.StatusTokenLife)); err != nil {
 			done <- fmt.Errorf("store the status token: %w", err)
 			return
 		}

@@ -324,7 +324,7 @@ func (f *fixture) takeStatusToken(body string) (rest, token string) {
 		return body, ""
 	}
 	token = m[1]
-	client, err := f.store.Get(context.Background(), state.StatusTokenKey(token))
+	raw, err := f.store.Get(context.Background(), state.StatusTokenKey(token))
 	if err != nil {
 		// Allowed only when the write failed and the log line says so.
 		if _, said := f.lastRequestLog()["stateError"]; !said {
@@ -333,8 +333,9 @@ func (f *fixture) takeStatusToken(body string) (rest, token string) {
 	} else if calls := f.cc.Calls(); len(calls) > 0 {
 		var sent struct{ ClientID string }
 		json.Unmarshal(calls[len(calls)-1].Body, &sent)
-		if string(client) != sent.ClientID {
-			f.t.Errorf("the status token names client %q; the session was for %q", client, sent.ClientID)
+		rec, derr := state.DecodeStatusTokenRecord(raw)
+		if derr != nil || rec.ClientID != sent.ClientID || time.Since(rec.IssuedAt) > time.Minute {
+			f.t.Errorf("the status token's record %q (%v); the session was for %q, just now", raw, derr, sent.ClientID)
 		}
 	}
 	if _, err := f.store.Get(context.Background(), token); err == nil {

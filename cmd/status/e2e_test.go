@@ -127,7 +127,9 @@ func TestAcrossInstances(t *testing.T) {
 	// ComplyCube delivers the outcome to two instances at the same moment,
 	// twice. (The emulator runs one invocation at a time, as one Lambda
 	// instance does: concurrency is across instances.)
-	event := `{"id":"evt_e2e_across","type":"workflow.session.completed","resourceType":"workflowSession","createdAt":"2026-12-01T10:00:00Z",` +
+	// The event happens after the token was issued, as a session's do.
+	at := time.Now().UTC().Add(time.Second).Truncate(time.Second).Format(time.RFC3339)
+	event := `{"id":"evt_e2e_across","type":"workflow.session.completed","resourceType":"workflowSession","createdAt":"` + at + `",` +
 		`"payload":{"id":"wfs_1","clientId":"` + clientID + `","status":"completed","outcome":"clear","client":{"email":"` + e2eEmail + `"}}}`
 	signed := map[string]string{"content-type": "application/json", "complycube-signature": webhook.Sign(e2eWebhookSecret, []byte(event))}
 	codes := make(chan int, 4)
@@ -151,7 +153,7 @@ func TestAcrossInstances(t *testing.T) {
 	if msgs := sns.Published(); len(msgs) != 1 {
 		t.Errorf("%d messages for one event delivered four times to two instances, want 1", len(msgs))
 	}
-	if r := askStatus(created.StatusToken); r.StatusCode != 200 || r.Body != `{"status":"completed","outcome":"clear","updatedAt":"2026-12-01T10:00:00Z"}` {
+	if r := askStatus(created.StatusToken); r.StatusCode != 200 || r.Body != `{"status":"completed","outcome":"clear","updatedAt":"`+at+`"}` {
 		t.Errorf("status after the event: %d %s", r.StatusCode, r.Body)
 	}
 

@@ -5,6 +5,9 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -36,6 +39,31 @@ func NewStatusToken() (string, error) {
 func StatusTokenKey(token string) string {
 	sum := sha256.Sum256([]byte(token))
 	return "token#" + base64.RawURLEncoding.EncodeToString(sum[:])
+}
+
+// StatusTokenRecord is what a status token's key holds: the client its
+// session is for, and when the token was issued. The status function tells
+// only what happened after that: a second session for the same client, or
+// a token got by someone who only knows the client's ID, does not show an
+// earlier session's outcome.
+type StatusTokenRecord struct {
+	ClientID string
+	IssuedAt time.Time
+}
+
+// Encode is the value stored: "<unix milliseconds> <client ID>".
+func (r StatusTokenRecord) Encode() []byte {
+	return []byte(strconv.FormatInt(r.IssuedAt.UnixMilli(), 10) + " " + r.ClientID)
+}
+
+// DecodeStatusTokenRecord reads a stored value.
+func DecodeStatusTokenRecord(b []byte) (StatusTokenRecord, error) {
+	ms, client, ok := strings.Cut(string(b), " ")
+	n, err := strconv.ParseInt(ms, 10, 64)
+	if !ok || err != nil || client == "" {
+		return StatusTokenRecord{}, errors.New("not a status token record")
+	}
+	return StatusTokenRecord{ClientID: client, IssuedAt: time.UnixMilli(n).UTC()}, nil
 }
 
 // ClientStatusKey is where a client's latest status is kept.

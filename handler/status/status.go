@@ -11,6 +11,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -26,6 +27,10 @@ import (
 
 // MaxBodyBytes is the body limit, the same as /sessions'.
 const MaxBodyBytes = 16 << 10
+
+// issuedAtSkew is how much earlier than the token an event may be dated
+// and still count: ComplyCube's clock and ours differ a little.
+const issuedAtSkew = 30 * time.Second
 
 // stateTimeout bounds the two reads together: the answer is worth little
 // after a second.
@@ -95,22 +100,32 @@ func (r *Reader) serve(ctx context.Context, req api.Request, originAllowed, from
 	}
 	ctx, cancel := context.WithTimeout(ctx, stateTimeout)
 	defer cancel()
-	client, err := r.store.Get(ctx, state.StatusTokenKey(token))
+	raw, err := r.store.Get(ctx, state.StatusTokenKey(token))
 	if errors.Is(err, state.ErrNotFound) {
 		return notFound(errors.New("the token is unknown or expired"))
 	}
 	if err != nil {
 		return unavailable(err)
 	}
+	rec, err := state.DecodeStatusTokenRecord(raw)
+	if err != nil {
+		return unavailable(fmt.Errorf("the token's record cannot be read: %w", err))
+	}
 	st := state.ClientStatus{Status: state.StatusPending}
-	raw, err := r.store.Get(ctx, state.ClientStatusKey(string(client)))
+	raw, err = r.store.Get(ctx, state.ClientStatusKey(rec.ClientID))
 	switch {
 	case errors.Is(err, state.ErrNotFound):
 	case err != nil:
 		return unavailable(err)
 	default:
-		if st, err = state.DecodeClientStatus(raw); err != nil {
+		got, err := state.DecodeClientStatus(raw)
+		if err != nil {
 			return unavailable(errors.New("the client's status cannot be read: " + err.Error()))
+		}
+		// Only what happened since the token was issued: an earlier
+		// session's outcome is not this one's.
+		if !got.UpdatedAt.Before(rec.IssuedAt.Add(-issuedAtSkew)) {
+			st = got
 		}
 	}
 	return outcome{resp: api.JSONResponse(http.StatusOK, answer(st)), known: true, status: st.Status}

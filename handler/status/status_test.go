@@ -87,7 +87,8 @@ func newToken(t *testing.T, store state.Store, expires time.Time) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := store.Put(context.Background(), state.StatusTokenKey(tok), []byte(client), expires); err != nil {
+	rec := state.StatusTokenRecord{ClientID: client, IssuedAt: time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)}
+	if err := store.Put(context.Background(), state.StatusTokenKey(tok), rec.Encode(), expires); err != nil {
 		t.Fatal(err)
 	}
 	return tok
@@ -118,6 +119,12 @@ func TestWhereItStands(t *testing.T) {
 	store.Put(context.Background(), state.ClientStatusKey(client), state.ClientStatus{Status: "started", UpdatedAt: at}.Encode(), time.Now().Add(time.Hour))
 	if a = f.post(tokenBody(tok)); a.Body != `{"status":"started","outcome":null,"updatedAt":"2026-12-01T10:05:00Z"}` {
 		t.Errorf("started: %s", a.Body)
+	}
+	// An outcome from before the token was issued (an earlier session of
+	// the same client) is not this session's: pending.
+	store.Put(context.Background(), state.ClientStatusKey(client), state.ClientStatus{Status: "completed", Outcome: "rejected", UpdatedAt: time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)}.Encode(), time.Now().Add(time.Hour))
+	if a = f.post(tokenBody(tok)); a.Body != `{"status":"pending","outcome":null,"updatedAt":null}` {
+		t.Errorf("an earlier session's outcome: %s", a.Body)
 	}
 }
 
