@@ -206,6 +206,13 @@ func run(o options, out io.Writer) error {
 		// the table): what the table adds to a cold start, in the same run.
 		{name: "createsession-notable", label: "create-session, request, without STATE_TABLE", logicalID: "CreateSessionFunction", asTemplate: true, deployed: true,
 			env: []string{"STATE_TABLE="}},
+		// Request mode with Go's own verification, which parses every
+		// trusted root at the first handshake: the trust store hands
+		// verification back to crypto/tls under x509usefallbackroots=1,
+		// which without SetFallbackRoots changes nothing else in Go. What
+		// internal/lambda/truststore saves, in the same run.
+		{name: "createsession-goroots", label: "create-session, request, Go's own root loading", logicalID: "CreateSessionFunction", asTemplate: true, deployed: true,
+			env: []string{"GODEBUG=x509usefallbackroots=1"}},
 		{name: "status", label: "status", logicalID: "StatusFunction", asTemplate: true, deployed: true,
 			env: []string{"AWS_LAMBDA_FUNCTION_NAME=StatusFunction"}, event: d.statusEvent},
 		{name: "webhook", label: "webhook (a signed event)", logicalID: "WebhookFunction", asTemplate: true, deployed: true,
@@ -385,6 +392,7 @@ func run(o options, out io.Writer) error {
 	fmt.Fprintf(out, "\n")
 	printConnections(out, variants, func(name string) []coldRun { return cold[name+"/rtt"] })
 	printTableCost(out, "full CPU", cold[ours.name+"/rtt"], cold["createsession-notable/rtt"])
+	printRootsSaving(out, "full CPU", cold[ours.name+"/rtt"], cold["createsession-goroots/rtt"])
 
 	// 5: Lambda's shape: the CPU share by memory size and AL2023's roots.
 	return runSizes(o, out, work, rie, variants, f, verdict)
@@ -393,12 +401,24 @@ func run(o options, out io.Writer) error {
 // printTableCost says what the table adds to request mode's cold start:
 // the runs with STATE_TABLE against those without, in the same run.
 func printTableCost(out io.Writer, where string, with, without []coldRun) {
-	if len(with) == 0 || len(without) == 0 {
+	printSameRun(out, "what the table adds to request mode's cold start", where, without, with, "without STATE_TABLE → with it")
+}
+
+// printRootsSaving says what the trust store saves in request mode's cold
+// start: Go's own root loading against the trust store, in the same run.
+func printRootsSaving(out io.Writer, where string, ours, goRoots []coldRun) {
+	printSameRun(out, "what parsing only the roots a chain names saves in request mode's cold start", where, goRoots, ours, "Go's own root loading → internal/lambda/truststore")
+}
+
+// printSameRun compares two sets of cold starts of one run, from before
+// to after.
+func printSameRun(out io.Writer, what, where string, before, after []coldRun, how string) {
+	if len(before) == 0 || len(after) == 0 {
 		return
 	}
-	w, n := summarize(with, 0), summarize(without, 0)
-	fmt.Fprintf(out, "- what the table adds to request mode's cold start (%s): init %s → %s (%+.1f ms), first answer %s → %s (%+.1f ms), CPU time %s → %s (%+.1f ms), without STATE_TABLE → with it\n",
-		where, ms(n.init), ms(w.init), msf(w.init-n.init), ms(n.first), ms(w.first), msf(w.first-n.first), ms(n.cpu), ms(w.cpu), msf(w.cpu-n.cpu))
+	a, b := summarize(after, 0), summarize(before, 0)
+	fmt.Fprintf(out, "- %s (%s): init %s → %s (%+.1f ms), first answer %s → %s (%+.1f ms), CPU time %s → %s (%+.1f ms), %s\n",
+		what, where, ms(b.init), ms(a.init), msf(a.init-b.init), ms(b.first), ms(a.first), msf(a.first-b.first), ms(b.cpu), ms(a.cpu), msf(a.cpu-b.cpu), how)
 }
 
 func msf(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

@@ -287,6 +287,7 @@ func printDeployedSizes(out io.Writer, o options, variants []*variant, rows []si
 		fmt.Fprintf(out, "\nconnections during the cold starts at %d MB:\n", r.memMB)
 		printConnections(out, variants, func(name string) []coldRun { return r.results[name].runs })
 		printTableCost(out, fmt.Sprintf("%d MB", r.memMB), r.results["createsession"].runs, r.results["createsession-notable"].runs)
+		printRootsSaving(out, fmt.Sprintf("%d MB", r.memMB), r.results["createsession"].runs, r.results["createsession-goroots"].runs)
 	}
 
 	// What DynamoDB adds: each first request's calls, counted on the fake.
