@@ -135,8 +135,12 @@ func TestLoad(t *testing.T) {
 	// function, not ComplyCube's 5-a-second sandbox.
 	d := startDevServerArgs(t, map[string]string{"CLIENT_SOURCE": "request"}, "-simulator-rate", "0")
 	d.out.StopKeeping()
-	// Warm up, so the baseline includes the connection pools.
-	runLoad(t, d, 50, 50, okAnswer(d))
+	// Warm up at the load's own concurrency for long enough that the
+	// connection pools (each idle connection is two goroutines of its
+	// client and one of its server) reach the size the load keeps: 50
+	// requests left the baseline some 20 goroutines short of it now and
+	// then, which is no leak (the second round adds none).
+	runLoad(t, d, 500, 50, okAnswer(d))
 	g0, h0 := settle()
 	start := time.Now()
 	res := runLoad(t, d, n, 50, okAnswer(d))
