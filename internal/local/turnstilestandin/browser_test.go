@@ -5,13 +5,12 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/complycube-session/createsession/internal/testonly/headless"
 )
 
 // page is a site that uses the widget both ways: implicitly rendered
@@ -31,26 +30,6 @@ function onLoaded() { window.loaded = true; }
 <form id="blocked"><div class="cf-turnstile" data-sitekey="%s" data-error-callback="onError"></div></form>
 <form id="other"><div id="explicit"></div></form>
 </body></html>`
-
-// chromium finds Debian's chromium (see cmd/devserver's browser test).
-func chromium(t *testing.T) string {
-	for _, p := range []string{os.Getenv("CHROMIUM"), "/usr/bin/chromium", "/usr/bin/chromium-browser"} {
-		if p == "" {
-			continue
-		}
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-	}
-	if p, err := exec.LookPath("chromium"); err == nil {
-		return p
-	}
-	if os.Getenv("CI") != "" {
-		t.Fatal("chromium is not installed (.ci/run installs it with apt-get)")
-	}
-	t.Skip("chromium is not installed: apt-get install chromium")
-	return ""
-}
 
 func eval[T any](t *testing.T, ctx context.Context, expr string) T {
 	t.Helper()
@@ -82,17 +61,7 @@ func TestWidgetInABrowser(t *testing.T) {
 	}))
 	defer site.Close()
 
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
-		chromedp.ExecPath(chromium(t)),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.Flag("headless", true),
-		chromedp.Flag("no-sandbox", true),
-		chromedp.Flag("disable-gpu", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("no-first-run", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-	)
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), headless.Options(t)...)
 	defer cancelAlloc()
 	ctx, cancelCtx := chromedp.NewContext(actx)
 	defer cancelCtx()
