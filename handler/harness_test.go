@@ -25,6 +25,7 @@ import (
 	"github.com/complycube-session/createsession/internal/lambda/sessionfn"
 	"github.com/complycube-session/createsession/internal/lambda/startup"
 	"github.com/complycube-session/createsession/internal/testonly/fakesecretsmanager"
+	"github.com/complycube-session/createsession/internal/testonly/lambdaemu"
 	"github.com/complycube-session/createsession/internal/testonly/syncbuf"
 )
 
@@ -232,6 +233,9 @@ func buildFixture(t *testing.T, sm *fakesecretsmanager.Server, o fixtureOpts) *f
 	cfg, err := sessionfn.LoadConfig(func(k string) string { return env[k] })
 	if err != nil {
 		t.Fatalf("config: %v", err)
+	}
+	if cfg.SecretID != "" {
+		cfg.AWS = lambdaemu.LoadAWS(t) // as FromEnv reads it; awsTestEnv set it
 	}
 	log := slog.New(slog.NewJSONHandler(io.MultiWriter(f.logs, everything), nil))
 	h, err := sessionfn.Build(context.Background(), cfg, f.store, log, nil)

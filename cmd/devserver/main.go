@@ -25,9 +25,12 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/complycube-session/createsession/handler"
 	"github.com/complycube-session/createsession/handler/api"
 	"github.com/complycube-session/createsession/handler/invitation"
+	"github.com/complycube-session/createsession/internal/lambda/awsenv"
 	"github.com/complycube-session/createsession/internal/lambda/complycube"
 	"github.com/complycube-session/createsession/internal/lambda/memstate"
 	"github.com/complycube-session/createsession/internal/lambda/sessionfn"
@@ -181,6 +184,15 @@ func runWith(ctx context.Context, args []string, getenv func(string) string, std
 	// A configuration value that cannot be parsed stops the server before
 	// it invites anyone to open the site.
 	cfg, err := sessionfn.LoadConfig(env)
+	if err == nil && cfg.SecretID != "" {
+		// A real secret, read with the developer's own AWS credentials:
+		// the SDK's default chain (profiles, SSO), which the functions on
+		// Lambda do without.
+		var awsCfg aws.Config
+		if awsCfg, err = config.LoadDefaultConfig(ctx); err == nil {
+			cfg.AWS = awsenv.FromConfig(awsCfg)
+		}
+	}
 	if err != nil {
 		startup.LogError(log, err)
 		return err
@@ -212,7 +224,10 @@ func runWith(ctx context.Context, args []string, getenv func(string) string, std
 
 	// The webhook function's own code, with a publisher that logs what it
 	// would send to the alert topic.
-	hooks := webhookfn.Build(ctx, webhookfn.Config{WebhookSecret: webhookSecret, FunctionName: "local-webhook"}, logPublisher{log: log, subjectOnly: *logFormat == "text"}, store, log, requests)
+	hooks, err := webhookfn.Build(ctx, webhookfn.Config{WebhookSecret: webhookSecret, FunctionName: "local-webhook"}, logPublisher{log: log, subjectOnly: *logFormat == "text"}, store, log, requests)
+	if err != nil {
+		return err
+	}
 	statusCfg, err := statusfn.LoadConfig(env)
 	if err != nil {
 		startup.LogError(log, err)

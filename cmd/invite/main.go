@@ -18,6 +18,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/complycube-session/createsession/handler/invitation"
 	"github.com/complycube-session/createsession/internal/lambda/secret"
 )
@@ -100,7 +101,13 @@ func signingKey(ctx context.Context, getenv func(string) string) ([]byte, error)
 	if id := strings.TrimSpace(getenv(envSecretID)); id != "" {
 		ctx, cancel := context.WithTimeout(ctx, secretReadTimeout)
 		defer cancel()
-		cache := secret.NewCache(secret.NewSecretsManagerFetcher(id), secret.WithFetchTimeout(secretReadTimeout))
+		// The operator's own credentials: the SDK's default chain (a
+		// profile, SSO, the environment).
+		cfg, err := config.LoadDefaultConfig(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("load AWS configuration: %w", err)
+		}
+		cache := secret.NewCache(secret.NewSecretsManager(cfg, nil, id), secret.WithFetchTimeout(secretReadTimeout))
 		key, err := cache.InvitationKey(ctx)
 		if err != nil {
 			return nil, fmt.Errorf("the signing key from %s: %w", envSecretID, err)

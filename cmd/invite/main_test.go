@@ -60,6 +60,7 @@ func function(t *testing.T, invitationKey string) func(token string) (int, strin
 	if err != nil {
 		t.Fatal(err)
 	}
+	cfg.AWS = lambdaemu.LoadAWS(t) // as FromEnv reads it; awsEnv set it
 	fn, err := sessionfn.Build(context.Background(), cfg, memstate.New(), slog.New(slog.NewJSONHandler(io.Discard, nil)), nil)
 	if err != nil {
 		t.Fatal(err)

@@ -33,8 +33,13 @@ func (f *fixture) newInstance(store state.Store) apigateway.Lambda {
 	if err != nil {
 		f.t.Fatal(err)
 	}
+	cfg.AWS = lambdaemu.LoadAWS(f.t)
 	log := slog.New(slog.NewJSONHandler(io.MultiWriter(f.logs, everything), nil))
-	return webhookfn.Build(context.Background(), cfg, snstopic.New(cfg.TopicARN, nil), store, log, nil)
+	fn, err := webhookfn.Build(context.Background(), cfg, snstopic.New(cfg.TopicARN, snstopic.NewClient(cfg.AWS.Config, nil)), store, log, nil)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return fn
 }
 
 // newFixtureOn is newFixture with the function built on store.

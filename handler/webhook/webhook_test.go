@@ -84,7 +84,14 @@ func newFixture(t *testing.T, secret string) *fixture {
 	lambdaemu.SetAWSEnv(t, f.sm.URL(), "AWS_ENDPOINT_URL_SNS="+f.sns.URL())
 	env := map[string]string{"COMPLYCUBE_SECRET_ID": secretID, "ALERT_TOPIC_ARN": topic, "AWS_LAMBDA_FUNCTION_NAME": "stack-webhook"}
 	log := slog.New(slog.NewJSONHandler(io.MultiWriter(f.logs, everything), nil))
-	fn, err := webhookfn.FromEnv(context.Background(), func(k string) string { return env[k] }, log)
+	// Its own variables, then the AWS ones SetAWSEnv set.
+	getenv := func(k string) string {
+		if v, ok := env[k]; ok {
+			return v
+		}
+		return os.Getenv(k)
+	}
+	fn, err := webhookfn.FromEnv(context.Background(), getenv, log)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -30,11 +30,9 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
-	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
@@ -81,15 +79,8 @@ type Table struct {
 	timeout time.Duration
 	now     func() time.Time
 
-	client atomic.Pointer[apiRef] // nil until built, for a lazy Table
-	build  func(ctx context.Context) (API, error)
-	// building is a lock that a waiting call can give up on when its
-	// context ends: the first call builds the client (loads the AWS
-	// configuration) within its own bound, the others wait within theirs.
-	building chan struct{}
+	client API
 }
-
-type apiRef struct{ API }
 
 // Option changes a Table's defaults.
 type Option func(*Table)
@@ -103,26 +94,9 @@ func WithTimeout(d time.Duration) Option { return func(t *Table) { t.timeout = d
 // New returns a Table that uses client; NewClient makes one with this
 // package's retry limit.
 func New(client API, table string, opts ...Option) *Table {
-	t := newTable(table, opts)
-	t.client.Store(&apiRef{client})
-	return t
-}
-
-// NewFromDefaultConfig returns a Table whose client is built on its first
-// call, from the AWS SDK's default configuration (the function's role on
-// Lambda; AWS_ENDPOINT_URL_DYNAMODB and static credentials locally),
-// inside that call's bound, so that a slow credential or region lookup
-// counts against the same timeout as the request. httpClient, when not
-// nil, carries the requests (one whose connection was made in advance,
-// internal/lambda/warmconn); nil is the SDK's own.
-func NewFromDefaultConfig(table string, httpClient *http.Client, opts ...Option) *Table {
-	t := newTable(table, opts)
-	t.build = func(ctx context.Context) (API, error) {
-		cfg, err := config.LoadDefaultConfig(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("load AWS configuration: %w", err)
-		}
-		return NewClient(cfg, httpClient), nil
+	t := &Table{name: table, timeout: DefaultTimeout, now: time.Now, client: client}
+	for _, o := range opts {
+		o(t)
 	}
 	return t
 }
@@ -138,14 +112,6 @@ func NewClient(cfg aws.Config, httpClient *http.Client) *dynamodb.Client {
 			o.HTTPClient = httpClient
 		}
 	})
-}
-
-func newTable(name string, opts []Option) *Table {
-	t := &Table{name: name, timeout: DefaultTimeout, now: time.Now, building: make(chan struct{}, 1)}
-	for _, o := range opts {
-		o(t)
-	}
-	return t
 }
 
 var _ state.Store = (*Table)(nil)
@@ -309,11 +275,7 @@ func (t *Table) call(ctx context.Context, op, key string, f func(ctx context.Con
 	}
 	ctx, cancel := context.WithTimeout(ctx, t.timeout)
 	defer cancel()
-	c, err := t.api(ctx)
-	if err != nil {
-		return t.wrap(op, err)
-	}
-	return t.wrap(op, f(ctx, c, t.now().Unix()))
+	return t.wrap(op, f(ctx, t.client, t.now().Unix()))
 }
 
 // precheck refuses a dead context and a key DynamoDB would refuse before
@@ -336,48 +298,6 @@ func (t *Table) wrap(op string, err error) error {
 		return err
 	}
 	return fmt.Errorf("state table %s: %s: %w", t.name, op, err)
-}
-
-// Prepare builds a lazy Table's client now, in the background and bounded
-// by DefaultPrepareTimeout, so that loading the SDK's configuration (some
-// milliseconds of CPU, many at a fraction of a core) happens during init
-// rather than on the first request. A failed build is retried by the first
-// call, as without Prepare.
-func (t *Table) Prepare(ctx context.Context) {
-	if t.client.Load() != nil {
-		return
-	}
-	go func() {
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), DefaultPrepareTimeout)
-		defer cancel()
-		t.api(ctx)
-	}()
-}
-
-// DefaultPrepareTimeout bounds Prepare's build.
-const DefaultPrepareTimeout = 3 * time.Second
-
-// api returns the client, building it on first use for a lazy Table. A
-// failed build is not kept: the next call tries again.
-func (t *Table) api(ctx context.Context) (API, error) {
-	if r := t.client.Load(); r != nil {
-		return r.API, nil
-	}
-	select {
-	case t.building <- struct{}{}:
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
-	defer func() { <-t.building }()
-	if r := t.client.Load(); r != nil {
-		return r.API, nil
-	}
-	c, err := t.build(ctx)
-	if err != nil {
-		return nil, err
-	}
-	t.client.Store(&apiRef{c})
-	return c, nil
 }
 
 // answer turns a conditional write's outcome into yes, no, or an error.

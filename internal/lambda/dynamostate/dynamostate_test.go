@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/complycube-session/createsession/internal/lambda/awsenv"
+
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
@@ -195,27 +197,30 @@ func TestErrorsHoldNoKey(t *testing.T) {
 	}
 }
 
-// TestDefaultConfig: NewFromDefaultConfig finds the table through the
-// SDK's default configuration (AWS_ENDPOINT_URL_DYNAMODB and static
-// credentials, as a local run sets them), builds its client on the first
-// call, and sends through the HTTP client it was given.
-func TestDefaultConfig(t *testing.T) {
+// TestFunctionEnvironment: a client built from the configuration a
+// function reads from its environment (internal/lambda/awsenv: the
+// endpoint in AWS_ENDPOINT_URL_DYNAMODB and static credentials, as a local
+// run sets them) finds the table and sends through the HTTP client it was
+// given, at most MaxAttempts times whatever AWS_MAX_ATTEMPTS says.
+func TestFunctionEnvironment(t *testing.T) {
 	srv := dynalite.Start(t)
 	srv.CreateTable(t, "state")
+	env := map[string]string{"AWS_MAX_ATTEMPTS": "10"} // must not stretch a call
 	for _, kv := range srv.Env("state") {
 		k, v, _ := strings.Cut(kv, "=")
-		t.Setenv(k, v)
+		env[k] = v
 	}
-	t.Setenv("AWS_CONFIG_FILE", t.TempDir()+"/none")
-	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", t.TempDir()+"/none")
-	t.Setenv("AWS_MAX_ATTEMPTS", "10") // must not stretch a call
+	aws, err := awsenv.Load(func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	var requests atomic.Int32
 	hc := &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
 		requests.Add(1)
 		return http.DefaultTransport.RoundTrip(r)
 	})}
-	tbl := NewFromDefaultConfig("state", hc)
+	tbl := New(NewClient(aws.Config, hc), "state")
 	if won, err := tbl.Claim(t.Context(), "event", time.Now().Add(time.Hour)); err != nil || !won {
 		t.Fatalf("Claim = %v, %v", won, err)
 	}
@@ -240,31 +245,6 @@ func TestDefaultConfig(t *testing.T) {
 type roundTripFunc func(*http.Request) (*http.Response, error)
 
 func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
-
-// TestLazyBuildBounded: a lazy Table whose configuration cannot be loaded
-// returns the error within the call's bound and tries again on the next
-// call rather than keeping the failure.
-func TestLazyBuildBounded(t *testing.T) {
-	builds := 0
-	tbl := newTable("state", []Option{WithTimeout(200 * time.Millisecond)})
-	tbl.build = func(ctx context.Context) (API, error) {
-		builds++
-		<-ctx.Done()
-		return nil, ctx.Err()
-	}
-	for range 2 {
-		began := time.Now()
-		if _, err := tbl.Claim(t.Context(), "event", time.Now().Add(time.Hour)); !errors.Is(err, context.DeadlineExceeded) {
-			t.Fatalf("Claim = %v, want a deadline error", err)
-		}
-		if took := time.Since(began); took > time.Second {
-			t.Errorf("Claim took %v with a 200ms bound", took)
-		}
-	}
-	if builds != 2 {
-		t.Errorf("%d builds, want 2 (a failed build is not kept)", builds)
-	}
-}
 
 // barrierAPI passes every call to the real client, but holds the first n
 // UpdateItem answers until all n have come back, so that n callers all

@@ -14,6 +14,7 @@ import (
 	"github.com/complycube-session/createsession/handler/api"
 	"github.com/complycube-session/createsession/handler/state"
 	"github.com/complycube-session/createsession/internal/lambda/apigateway"
+	"github.com/complycube-session/createsession/internal/lambda/awsenv"
 	"github.com/complycube-session/createsession/internal/lambda/complycube"
 	"github.com/complycube-session/createsession/internal/lambda/emf"
 	"github.com/complycube-session/createsession/internal/lambda/secret"
@@ -34,8 +35,10 @@ func Build(ctx context.Context, cfg Config, store state.Store, log *slog.Logger,
 	startup.LogWarnings(log, cfg.Warnings)
 	var fetcher secret.Fetcher
 	switch {
+	case cfg.SecretID != "" && cfg.AWS == nil:
+		return apigateway.Lambda{}, &startup.ConfigError{Variable: startup.EnvSecretID, Err: errors.New("is set, but no AWS configuration was read")}
 	case cfg.SecretID != "":
-		fetcher = secret.NewSecretsManagerFetcher(cfg.SecretID)
+		fetcher = secret.NewSecretsManager(cfg.AWS.Config, cfg.AWS.HTTPClient("SECRETS_MANAGER", "secretsmanager"), cfg.SecretID)
 	case cfg.APIKey != "":
 		fetcher = secret.Static{APIKey: cfg.APIKey, InvitationKey: cfg.InvitationKey, WebhookSecret: cfg.WebhookSecret, TurnstileSecretKey: cfg.TurnstileSecretKey}
 	default:
@@ -86,13 +89,19 @@ var (
 // A configuration error is logged, naming its variable, and returned.
 func FromEnv(ctx context.Context, getenv func(string) string, log *slog.Logger) (apigateway.Lambda, error) {
 	cfg, err := LoadConfig(getenv)
+	if err == nil && (cfg.SecretID != "" || cfg.StateTable != "") {
+		cfg.AWS, err = awsenv.Load(getenv)
+	}
 	var fn apigateway.Lambda
 	if err == nil {
 		need := ""
 		if cfg.ClientSource != handler.SourceRequest {
 			need = "the create-session function (sign-up limits, invitation counts, status tokens)"
 		}
-		fn, err = Build(ctx, cfg, statestore.Open(ctx, cfg.StateTable, log, need), log, nil)
+		var store state.Store
+		if store, err = statestore.Open(ctx, cfg.AWS, cfg.StateTable, log, need); err == nil {
+			fn, err = Build(ctx, cfg, store, log, nil)
+		}
 	}
 	if err != nil {
 		startup.LogError(log, err)

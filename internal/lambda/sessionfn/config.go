@@ -10,6 +10,7 @@ import (
 	"github.com/complycube-session/createsession/handler/api"
 	"github.com/complycube-session/createsession/handler/cors"
 	"github.com/complycube-session/createsession/handler/invitation"
+	"github.com/complycube-session/createsession/internal/lambda/awsenv"
 	"github.com/complycube-session/createsession/internal/lambda/complycube"
 	"github.com/complycube-session/createsession/internal/lambda/startup"
 	"github.com/complycube-session/createsession/internal/lambda/statestore"
@@ -57,6 +58,10 @@ type Config struct {
 	StateTable      string
 	// TurnstileVerifyURL is siteverify's URL, with BotCheck.
 	TurnstileVerifyURL string
+	// AWS is the AWS configuration the secret is read with (FromEnv reads
+	// it from the environment when a secret or a table is configured; the
+	// dev server loads the SDK's default chain). Nil: no AWS.
+	AWS *awsenv.Env
 	// Warnings found while parsing, logged at start.
 	Warnings []string
 }

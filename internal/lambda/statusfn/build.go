@@ -16,6 +16,7 @@ import (
 	"github.com/complycube-session/createsession/handler/state"
 	"github.com/complycube-session/createsession/handler/status"
 	"github.com/complycube-session/createsession/internal/lambda/apigateway"
+	"github.com/complycube-session/createsession/internal/lambda/awsenv"
 	"github.com/complycube-session/createsession/internal/lambda/emf"
 	"github.com/complycube-session/createsession/internal/lambda/startup"
 	"github.com/complycube-session/createsession/internal/lambda/statestore"
@@ -26,6 +27,9 @@ type Config struct {
 	status.Config
 	StateTable   string
 	FunctionName string
+	// AWS is the AWS configuration the table is read with (FromEnv reads
+	// it from the environment when a table is configured). Nil: no AWS.
+	AWS *awsenv.Env
 }
 
 // LoadConfig reads the configuration through getenv; a value that cannot
@@ -64,10 +68,16 @@ func Build(cfg Config, store state.Store, log *slog.Logger, requests api.Request
 // returned.
 func FromEnv(ctx context.Context, getenv func(string) string, log *slog.Logger) (apigateway.Lambda, error) {
 	cfg, err := LoadConfig(getenv)
+	if err == nil && cfg.StateTable != "" {
+		cfg.AWS, err = awsenv.Load(getenv)
+	}
+	var store state.Store
+	if err == nil {
+		store, err = statestore.Open(ctx, cfg.AWS, cfg.StateTable, log, "the status function")
+	}
 	if err != nil {
 		startup.LogError(log, err)
 		return apigateway.Lambda{}, err
 	}
-	store := statestore.Open(ctx, cfg.StateTable, log, "the status function")
 	return Build(cfg, store, log, nil), nil
 }

@@ -7,12 +7,14 @@ package webhookfn
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 
 	"github.com/complycube-session/createsession/handler/api"
 	"github.com/complycube-session/createsession/handler/state"
 	"github.com/complycube-session/createsession/handler/webhook"
 	"github.com/complycube-session/createsession/internal/lambda/apigateway"
+	"github.com/complycube-session/createsession/internal/lambda/awsenv"
 	"github.com/complycube-session/createsession/internal/lambda/emf"
 	"github.com/complycube-session/createsession/internal/lambda/secret"
 	"github.com/complycube-session/createsession/internal/lambda/snstopic"
@@ -26,10 +28,13 @@ import (
 // topic on Lambda, a log line in the dev server), claiming events and
 // recording statuses in store. requests, when nil, are
 // written to log as JSON lines with embedded metrics.
-func Build(ctx context.Context, cfg Config, publisher webhook.Publisher, store state.Store, log *slog.Logger, requests api.RequestLog) apigateway.Lambda {
+func Build(ctx context.Context, cfg Config, publisher webhook.Publisher, store state.Store, log *slog.Logger, requests api.RequestLog) (apigateway.Lambda, error) {
 	var fetcher secret.Fetcher = secret.Static{WebhookSecret: cfg.WebhookSecret}
 	if cfg.SecretID != "" {
-		fetcher = secret.NewSecretsManagerFetcher(cfg.SecretID)
+		if cfg.AWS == nil {
+			return apigateway.Lambda{}, &startup.ConfigError{Variable: startup.EnvSecretID, Err: errors.New("is set, but no AWS configuration was read")}
+		}
+		fetcher = secret.NewSecretsManager(cfg.AWS.Config, cfg.AWS.HTTPClient("SECRETS_MANAGER", "secretsmanager"), cfg.SecretID)
 	}
 	secrets := secret.NewCache(fetcher, secret.WithFetchTimeout(startup.InitSecretTimeout))
 	if err := secrets.Load(ctx); err != nil {
@@ -38,7 +43,7 @@ func Build(ctx context.Context, cfg Config, publisher webhook.Publisher, store s
 	if requests == nil {
 		requests = emf.New(log, cfg.FunctionName, secrets.LoadedHashKey)
 	}
-	return apigateway.Lambda{Handler: webhook.New(secrets, publisher, store, requests), Log: log, MaxBody: webhook.MaxBodyBytes}
+	return apigateway.Lambda{Handler: webhook.New(secrets, publisher, store, requests), Log: log, MaxBody: webhook.MaxBodyBytes}, nil
 }
 
 // FromEnv reads the webhook function's configuration through getenv and
@@ -46,13 +51,25 @@ func Build(ctx context.Context, cfg Config, publisher webhook.Publisher, store s
 // is logged, naming its variable, and returned.
 func FromEnv(ctx context.Context, getenv func(string) string, log *slog.Logger) (apigateway.Lambda, error) {
 	cfg, err := LoadConfig(getenv, false)
+	if err == nil {
+		// The topic is required here, so AWS is always needed.
+		cfg.AWS, err = awsenv.Load(getenv)
+	}
 	if err != nil {
 		startup.LogError(log, err)
 		return apigateway.Lambda{}, err
 	}
-	store := statestore.Open(ctx, cfg.StateTable, log, "the webhook function (events told exactly once, each client's status)")
-	topic := snstopic.NewPrepared(ctx, cfg.TopicARN, startup.WarmAWSClient(ctx, log, "SNS", "sns"))
-	return Build(ctx, cfg, topic, store, log, nil), nil
+	store, err := statestore.Open(ctx, cfg.AWS, cfg.StateTable, log, "the webhook function (events told exactly once, each client's status)")
+	var fn apigateway.Lambda
+	if err == nil {
+		topic := snstopic.New(cfg.TopicARN, snstopic.NewClient(cfg.AWS.Config, cfg.AWS.WarmHTTPClient(ctx, log, "SNS", "sns")))
+		fn, err = Build(ctx, cfg, topic, store, log, nil)
+	}
+	if err != nil {
+		startup.LogError(log, err)
+		return apigateway.Lambda{}, err
+	}
+	return fn, nil
 }
 
 // The adapters implement the webhook core's ports.

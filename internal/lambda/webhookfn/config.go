@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/complycube-session/createsession/internal/lambda/awsenv"
 	"github.com/complycube-session/createsession/internal/lambda/startup"
 	"github.com/complycube-session/createsession/internal/lambda/statestore"
 )
@@ -19,6 +20,9 @@ type Config struct {
 	TopicARN      string
 	FunctionName  string
 	StateTable    string
+	// AWS is the AWS configuration the secret is read with (FromEnv reads
+	// it from the environment). Nil: no AWS.
+	AWS *awsenv.Env
 }
 
 var topicARN = regexp.MustCompile(`^arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]{1,256}$`)

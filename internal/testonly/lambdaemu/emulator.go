@@ -23,6 +23,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/complycube-session/createsession/internal/lambda/awsenv"
 	"github.com/complycube-session/createsession/internal/testonly/syncbuf"
 )
 
@@ -309,4 +310,16 @@ func freePorts(n int) ([]int, error) {
 		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
 	}
 	return ports, nil
+}
+
+// LoadAWS is the AWS configuration a function's wiring reads
+// (awsenv.Load) from the test's own environment, as SetAWSEnv left it: for
+// tests that build a function from a Config rather than through FromEnv.
+func LoadAWS(t testing.TB) *awsenv.Env {
+	t.Helper()
+	e, err := awsenv.Load(os.Getenv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
 }

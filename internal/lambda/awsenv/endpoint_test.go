@@ -1,4 +1,4 @@
-package awsendpoint
+package awsenv
 
 import "testing"
 
@@ -16,7 +16,7 @@ func TestOf(t *testing.T) {
 		{map[string]string{"AWS_REGION": "eu-west-1/../x"}, ""},
 	}
 	for _, c := range cases {
-		u := Of(func(k string) string { return c.env[k] }, "DYNAMODB", "dynamodb")
+		u := Endpoint(func(k string) string { return c.env[k] }, "DYNAMODB", "dynamodb")
 		got := ""
 		if u != nil {
 			got = u.String()
