@@ -3,6 +3,7 @@ package handler_test
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -20,6 +21,7 @@ import (
 	"github.com/complycube-session/createsession/internal/lambda/complycube"
 	"github.com/complycube-session/createsession/internal/lambda/emf"
 	"github.com/complycube-session/createsession/internal/lambda/memstate"
+	"github.com/complycube-session/createsession/internal/lambda/outbound"
 	"github.com/complycube-session/createsession/internal/lambda/sessionfn"
 )
 
@@ -72,7 +74,7 @@ func BenchmarkWarmRequest(b *testing.B) {
 
 func BenchmarkBarePost(b *testing.B) {
 	srv := benchUpstream(b)
-	client := &http.Client{Transport: complycube.NewTransport()}
+	client := &http.Client{Transport: outbound.Transport(&tls.Config{})}
 	body := []byte(validBody)
 	b.ReportAllocs()
 	b.ResetTimer()

@@ -31,6 +31,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 
+	"github.com/complycube-session/createsession/internal/lambda/outbound"
 	"github.com/complycube-session/createsession/internal/lambda/startup"
 )
 
@@ -144,16 +145,11 @@ func (e *Env) HTTPClient(envName, host string) *http.Client {
 }
 
 func (e *Env) transport(envName, host string) *http.Transport {
-	t := http.DefaultTransport.(*http.Transport).Clone()
-	// A function sends its requests to each service over few connections,
-	// but a burst of concurrent webhooks must not open and close one each.
-	t.MaxIdleConnsPerHost = 16
 	var endpoint *url.URL
 	if envName != "" {
 		endpoint = Endpoint(e.getenv, envName, host)
 	}
-	t.TLSClientConfig = tlsConfig(endpoint, e.rootCAs)
-	return t
+	return outbound.Transport(tlsConfig(endpoint, e.rootCAs))
 }
 
 // firstSet is the first of the variables that is set, trimmed.

@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"github.com/complycube-session/createsession/handler"
+	"github.com/complycube-session/createsession/internal/lambda/outbound"
 	"github.com/complycube-session/createsession/internal/lambda/truststore"
 	"github.com/complycube-session/createsession/internal/lambda/warmconn"
 )
@@ -90,11 +91,10 @@ func New(cfg Config) (*Client, error) {
 	if timeout <= 0 {
 		timeout = 5 * time.Second
 	}
-	transport := NewTransport()
 	// The system's roots parsed only as the server's chain names them (a
 	// fraction of a CPU parsing them all up front is most of a cold
 	// start's TLS cost), or the test's own.
-	transport.TLSClientConfig = truststore.ClientConfig(u.Hostname(), cfg.RootCAs)
+	transport := outbound.Transport(truststore.ClientConfig(u.Hostname(), cfg.RootCAs))
 	// Install dials nothing in advance when a proxy is in the way.
 	prewarm := warmconn.New(u, transport.TLSClientConfig)
 	prewarm.Install(transport)
@@ -110,19 +110,6 @@ func New(cfg Config) (*Client, error) {
 		minRetryBudget: min(timeout, time.Second),
 		backoff:        func() time.Duration { return 50*time.Millisecond + rand.N(100*time.Millisecond) },
 	}, nil
-}
-
-// NewTransport returns the transport the function uses in production:
-// keep-alive, HTTP/2 when offered, TLS 1.2 at least.
-func NewTransport() *http.Transport {
-	t := http.DefaultTransport.(*http.Transport).Clone()
-	t.ForceAttemptHTTP2 = true
-	t.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12}
-	t.MaxIdleConnsPerHost = 16
-	t.IdleConnTimeout = 90 * time.Second
-	t.TLSHandshakeTimeout = 5 * time.Second
-	t.ResponseHeaderTimeout = 0 // bounded by the attempt's context instead
-	return t
 }
 
 // Prewarm starts opening a connection to the API (TCP, and the TLS

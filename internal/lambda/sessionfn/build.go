@@ -24,15 +24,15 @@ import (
 )
 
 // Build logs the configuration's warnings, reads the secret once (a
-// failure is logged, not fatal) while it connects to ComplyCube in advance,
-// and returns the function as the Lambda runtime calls it. cfg must hold a
-// secret ID or an API key. store is the shared state. log takes the
-// start-up lines; requests, when nil, are written to it as JSON lines with
-// embedded metrics.
+// failure is logged, not fatal) while it connects to ComplyCube (and
+// Turnstile, and DynamoDB) in advance, and returns the function as the
+// Lambda runtime calls it. cfg must hold a secret ID or an API key. store
+// is the shared state; nil opens the one cfg names (statestore.Open). log
+// takes the start-up lines; requests, when nil, are written to it as JSON
+// lines with embedded metrics.
 func Build(ctx context.Context, cfg Config, store state.Store, log *slog.Logger, requests api.RequestLog) (apigateway.Lambda, error) {
 	// No x509.SystemCertPool: every client verifies with truststore, which
 	// parses only the roots a presented chain names.
-	startup.LogWarnings(log, cfg.Warnings)
 	var fetcher secret.Fetcher
 	switch {
 	case cfg.SecretID != "" && cfg.AWS == nil:
@@ -58,17 +58,34 @@ func Build(ctx context.Context, cfg Config, store state.Store, log *slog.Logger,
 		bots = botsClient
 	}
 
-	// Connect to ComplyCube while the key is read: a cold start then waits
-	// for the slower of the two, not for both in turn. Init does not wait
-	// for the connection: the first request takes it over, waiting for the
-	// handshake only if it is still under way, so a slow or unreachable
-	// ComplyCube never lengthens init (and its billed time).
+	// The secret's read (TCP, TLS, the call: three round trips) is what
+	// init waits for, so it starts first, and the other connections are
+	// made while it waits: a cold start then waits for the slowest, not
+	// for all in turn. Init does not wait for them: the first request
+	// takes each over, waiting for its handshake only if it is still under
+	// way, so a slow or unreachable server never lengthens init (and its
+	// billed time).
+	secretRead := startup.StartFirst(func() error { return keys.Load(ctx) })
+	if store == nil {
+		need := ""
+		if cfg.ClientSource != handler.SourceRequest {
+			need = "the create-session function (sign-up limits, invitation counts, status tokens)"
+		}
+		if store, err = statestore.Open(ctx, cfg.AWS, cfg.StateTable, log, need); err != nil {
+			secretRead()
+			return apigateway.Lambda{}, err
+		}
+	}
 	startup.Prewarm(ctx, log, "ComplyCube", client.Prewarm)
 	if botsClient != nil {
 		// Turnstile's siteverify too: a sign-up asks it first.
 		startup.Prewarm(ctx, log, "Turnstile", botsClient.Prewarm)
 	}
-	if err := keys.Load(ctx); err != nil {
+	startup.PreloadTrustStore()
+	// Written while the secret is read (a first log line costs slog's
+	// first use).
+	startup.LogWarnings(log, cfg.Warnings)
+	if err := secretRead(); err != nil {
 		log.Error("the API key could not be read at start; answering 503 until a later read succeeds", slog.String("cause", err.Error()))
 	}
 	if requests == nil {
@@ -94,14 +111,7 @@ func FromEnv(ctx context.Context, getenv func(string) string, log *slog.Logger) 
 	}
 	var fn apigateway.Lambda
 	if err == nil {
-		need := ""
-		if cfg.ClientSource != handler.SourceRequest {
-			need = "the create-session function (sign-up limits, invitation counts, status tokens)"
-		}
-		var store state.Store
-		if store, err = statestore.Open(ctx, cfg.AWS, cfg.StateTable, log, need); err == nil {
-			fn, err = Build(ctx, cfg, store, log, nil)
-		}
+		fn, err = Build(ctx, cfg, nil, log, nil)
 	}
 	if err != nil {
 		startup.LogError(log, err)

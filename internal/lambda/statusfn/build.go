@@ -75,6 +75,11 @@ func FromEnv(ctx context.Context, getenv func(string) string, log *slog.Logger) 
 	if err == nil {
 		store, err = statestore.Open(ctx, cfg.AWS, cfg.StateTable, log, "the status function")
 	}
+	if err == nil && cfg.StateTable != "" {
+		// The roots are indexed while DynamoDB's connection waits for
+		// its server.
+		startup.PreloadTrustStore()
+	}
 	if err != nil {
 		startup.LogError(log, err)
 		return apigateway.Lambda{}, err

@@ -168,6 +168,15 @@ func (s *Store) Len() int {
 	return s.count
 }
 
+// Preload loads the index now, unless the store leaves verification to
+// crypto/tls: for a program that will surely verify a server soon and has
+// the CPU to spare before it does.
+func (s *Store) Preload() {
+	if !s.passthrough {
+		s.load()
+	}
+}
+
 // Parsed returns how many roots have been parsed so far.
 func (s *Store) Parsed() int { return int(s.parsed.Load()) }
 

@@ -29,6 +29,7 @@ import (
 	"time"
 
 	"github.com/complycube-session/createsession/handler"
+	"github.com/complycube-session/createsession/internal/lambda/outbound"
 	"github.com/complycube-session/createsession/internal/lambda/truststore"
 	"github.com/complycube-session/createsession/internal/lambda/warmconn"
 )
@@ -126,11 +127,10 @@ func New(cfg Config) (*Client, error) {
 	if timeout <= 0 {
 		timeout = DefaultTimeout
 	}
-	transport := newTransport()
 	// The system's roots parsed only as the server's chain names them (a
 	// fraction of a CPU parsing them all up front is most of a cold
 	// start's TLS cost), or the test's own.
-	transport.TLSClientConfig = truststore.ClientConfig(u.Hostname(), cfg.RootCAs)
+	transport := outbound.Transport(truststore.ClientConfig(u.Hostname(), cfg.RootCAs))
 	// Install dials nothing in advance when a proxy is in the way.
 	prewarm := warmconn.New(u, transport.TLSClientConfig)
 	prewarm.Install(transport)
@@ -148,19 +148,6 @@ func New(cfg Config) (*Client, error) {
 		minRetryBudget: min(timeout/4, 500*time.Millisecond),
 		backoff:        func() time.Duration { return 25*time.Millisecond + mathrand.N(50*time.Millisecond) },
 	}, nil
-}
-
-// newTransport is the transport for siteverify: keep-alive, HTTP/2 when
-// offered, TLS 1.2 at least.
-func newTransport() *http.Transport {
-	t := http.DefaultTransport.(*http.Transport).Clone()
-	t.ForceAttemptHTTP2 = true
-	t.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12}
-	t.MaxIdleConnsPerHost = 4
-	t.IdleConnTimeout = 90 * time.Second
-	t.TLSHandshakeTimeout = 3 * time.Second
-	t.ResponseHeaderTimeout = 0 // bounded by the call's context instead
-	return t
 }
 
 // Endpoint is the siteverify URL the client posts to.

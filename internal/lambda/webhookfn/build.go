@@ -24,20 +24,39 @@ import (
 
 // Build reads the secret once (a failure is logged, not fatal: the
 // function answers 503 and reads again) and returns the webhook function
-// as the Lambda runtime calls it, publishing through publisher (the SNS
-// topic on Lambda, a log line in the dev server), claiming events and
-// recording statuses in store. requests, when nil, are
-// written to log as JSON lines with embedded metrics.
+// as the Lambda runtime calls it, publishing through publisher (nil: the
+// SNS topic cfg names; a log line in the dev server), claiming events and
+// recording statuses in store (nil: the one cfg names, statestore.Open).
+// requests, when nil, are written to log as JSON lines with embedded
+// metrics.
 func Build(ctx context.Context, cfg Config, publisher webhook.Publisher, store state.Store, log *slog.Logger, requests api.RequestLog) (apigateway.Lambda, error) {
+	switch {
+	case cfg.AWS != nil:
+	case cfg.SecretID != "":
+		return apigateway.Lambda{}, &startup.ConfigError{Variable: startup.EnvSecretID, Err: errors.New("is set, but no AWS configuration was read")}
+	case publisher == nil:
+		return apigateway.Lambda{}, &startup.ConfigError{Variable: EnvTopicARN, Err: errors.New("no publisher, and no AWS configuration to reach the topic with")}
+	}
 	var fetcher secret.Fetcher = secret.Static{WebhookSecret: cfg.WebhookSecret}
 	if cfg.SecretID != "" {
-		if cfg.AWS == nil {
-			return apigateway.Lambda{}, &startup.ConfigError{Variable: startup.EnvSecretID, Err: errors.New("is set, but no AWS configuration was read")}
-		}
 		fetcher = secret.NewSecretsManager(cfg.AWS.Config, cfg.AWS.HTTPClient("SECRETS_MANAGER", "secretsmanager"), cfg.SecretID)
 	}
 	secrets := secret.NewCache(fetcher, secret.WithFetchTimeout(startup.InitSecretTimeout))
-	if err := secrets.Load(ctx); err != nil {
+	// The secret's read is what init waits for: it starts first, and the
+	// connections to DynamoDB and SNS are made while it waits.
+	secretRead := startup.StartFirst(func() error { return secrets.Load(ctx) })
+	if store == nil {
+		var err error
+		if store, err = statestore.Open(ctx, cfg.AWS, cfg.StateTable, log, "the webhook function (events told exactly once, each client's status)"); err != nil {
+			secretRead()
+			return apigateway.Lambda{}, err
+		}
+	}
+	if publisher == nil {
+		publisher = snstopic.New(cfg.TopicARN, snstopic.NewClient(cfg.AWS.Config, cfg.AWS.WarmHTTPClient(ctx, log, "SNS", "sns")))
+	}
+	startup.PreloadTrustStore()
+	if err := secretRead(); err != nil {
 		log.Error("the webhook secret could not be read at start; answering 503 until a later read succeeds", slog.String("cause", err.Error()))
 	}
 	if requests == nil {
@@ -55,15 +74,9 @@ func FromEnv(ctx context.Context, getenv func(string) string, log *slog.Logger) 
 		// The topic is required here, so AWS is always needed.
 		cfg.AWS, err = awsenv.Load(getenv)
 	}
-	if err != nil {
-		startup.LogError(log, err)
-		return apigateway.Lambda{}, err
-	}
-	store, err := statestore.Open(ctx, cfg.AWS, cfg.StateTable, log, "the webhook function (events told exactly once, each client's status)")
 	var fn apigateway.Lambda
 	if err == nil {
-		topic := snstopic.New(cfg.TopicARN, snstopic.NewClient(cfg.AWS.Config, cfg.AWS.WarmHTTPClient(ctx, log, "SNS", "sns")))
-		fn, err = Build(ctx, cfg, topic, store, log, nil)
+		fn, err = Build(ctx, cfg, nil, nil, log, nil)
 	}
 	if err != nil {
 		startup.LogError(log, err)
