@@ -66,6 +66,10 @@ type options struct {
 	rttDB                time.Duration // to DynamoDB
 	benchCount           int
 	smoke                bool
+	// against: a git revision whose create-session function (request and
+	// sign-up modes) is measured beside the working tree's, in the same
+	// run, at -fn-sizes.
+	against string
 }
 
 func (o options) rtts() rtts {
@@ -104,6 +108,7 @@ func main() {
 	flag.DurationVar(&o.warmGap, "warm-gap", 250*time.Millisecond, "the gap between warm requests, as on a quiet site")
 	flag.StringVar(&o.svg, "svg", "", "write the memory-size chart to this SVG file (BENCHMARKS.md shows docs/memory-sizes.svg)")
 	flag.BoolVar(&o.onlySizes, "only-sizes", false, "measure the memory-size table only (for trials)")
+	flag.StringVar(&o.against, "against", "", "a git revision (commit, tag, HEAD~3) whose create-session function is measured beside the working tree's in the same run (request and sign-up modes, at -fn-sizes): before and after")
 	extraEnv := flag.String("template-env", "", "KEY=VALUE,... added to the template functions' environment in the memory-size table, to try a template setting")
 	flag.Parse()
 	if *extraEnv != "" {
@@ -151,6 +156,8 @@ type variant struct {
 	// deployed: one of the functions as deployed beyond createsession's
 	// request mode, measured in the deployed tables only.
 	deployed bool
+	// against: the git revision it is built from; empty: the working tree.
+	against string
 }
 
 func (v *variant) nextEvent() []byte {
@@ -218,16 +225,26 @@ func run(o options, out io.Writer) error {
 		{name: "webhook", label: "webhook (a signed event)", logicalID: "WebhookFunction", asTemplate: true, deployed: true,
 			env: []string{"AWS_LAMBDA_FUNCTION_NAME=WebhookFunction"}, event: webhookEvent},
 	}
+	if o.against != "" {
+		// The same two modes, built from the earlier revision.
+		for _, name := range []string{"createsession", "signup"} {
+			v := *byName(variants, name)
+			v.name, v.label, v.deployed, v.against = name+"@"+o.against, v.label+", at "+o.against, true, o.against
+			variants = append(variants, &v)
+		}
+	}
 	built := map[string]string{}
 	for _, v := range variants {
-		key := v.pkg + v.logicalID
+		key := v.pkg + v.logicalID + "@" + v.against
 		if b, ok := built[key]; ok {
 			v.bootstrap = b
 			continue
 		}
 		dir := filepath.Join(work, "build-"+v.name)
 		os.MkdirAll(dir, 0o755)
-		if v.logicalID != "" {
+		if v.against != "" {
+			v.bootstrap, err = lambdaemu.BuildFunctionAt(v.against, v.logicalID, dir)
+		} else if v.logicalID != "" {
 			// The template's function, through the Makefile target sam build runs.
 			v.bootstrap, err = lambdaemu.BuildFunction(v.logicalID, dir)
 		} else {

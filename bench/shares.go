@@ -288,6 +288,15 @@ func printDeployedSizes(out io.Writer, o options, variants []*variant, rows []si
 		printConnections(out, variants, func(name string) []coldRun { return r.results[name].runs })
 		printTableCost(out, fmt.Sprintf("%d MB", r.memMB), r.results["createsession"].runs, r.results["createsession-notable"].runs)
 		printRootsSaving(out, fmt.Sprintf("%d MB", r.memMB), r.results["createsession"].runs, r.results["createsession-goroots"].runs)
+		if o.against != "" {
+			for _, name := range []string{"createsession", "signup"} {
+				before, after := r.results[name+"@"+o.against], r.results[name]
+				add, _, _ := rt.floorRTT(name)
+				fl := r.results["hello-world"].first + add
+				printSameRun(out, "the working tree against "+o.against+", "+byName(variants, name).label, fmt.Sprintf("%d MB", r.memMB),
+					before.runs, after.runs, fmt.Sprintf("%s → the working tree; first answer / floor %.2fx → %.2fx", o.against, ratio(before.first, fl), ratio(after.first, fl)))
+			}
+		}
 	}
 
 	// What DynamoDB adds: each first request's calls, counted on the fake.

@@ -82,6 +82,28 @@ func BuildFunction(logicalID, dir string) (string, error) {
 	return makeBootstrap(dir, "build-"+logicalID, "GOARCH="+runtime.GOARCH)
 }
 
+// BuildFunctionAt is BuildFunction for the module as it was at the git
+// revision rev: the revision is exported (git archive) into dir/src and
+// built there with its own Makefile, so that the benchmark can measure an
+// earlier commit beside the working tree, in the same run.
+func BuildFunctionAt(rev, logicalID, dir string) (string, error) {
+	root, err := ModuleRoot()
+	if err != nil {
+		return "", err
+	}
+	src := filepath.Join(dir, "src")
+	if err := os.MkdirAll(src, 0o755); err != nil {
+		return "", err
+	}
+	tarball := filepath.Join(dir, "src.tar")
+	for _, args := range [][]string{{"git", "-C", root, "archive", "--format=tar", "-o", tarball, rev}, {"tar", "-x", "-f", tarball, "-C", src}} {
+		if b, err := exec.Command(args[0], args[1:]...).CombinedOutput(); err != nil {
+			return "", fmt.Errorf("export %s: %s: %v\n%s", rev, strings.Join(args, " "), err, b)
+		}
+	}
+	return makeIn(src, dir, "build-"+logicalID, "GOARCH="+runtime.GOARCH)
+}
+
 // BuildAsSAM builds the template's function logicalID exactly as `sam
 // build` does: `make -f Makefile build-<logicalID>` with only
 // ARTIFACTS_DIR set, so for the Makefile's architecture (Lambda's arm64).
@@ -103,6 +125,11 @@ func makeBootstrap(dir, target string, vars ...string) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	return makeIn(root, dir, target, vars...)
+}
+
+// makeIn runs the Makefile target of the module at root.
+func makeIn(root, dir, target string, vars ...string) (string, error) {
 	args := append([]string{"-f", "Makefile", target, "ARTIFACTS_DIR=" + dir}, vars...)
 	cmd := exec.Command("make", args...)
 	cmd.Dir = root
