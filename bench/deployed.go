@@ -286,7 +286,8 @@ func startDeployedFakes(rtt rtts) (*deployedFakes, error) {
 	}); err != nil {
 		return nil, err
 	}
-	// Turnstile's siteverify (HTTP/2, as Cloudflare's): the fake's handler
+	// Turnstile's siteverify (offering HTTP/2, as Cloudflare's; the
+	// function speaks HTTP/1.1): the fake's handler
 	// served over TLS by the bench with its certificate (the fake's own
 	// plain listener is not used).
 	d.turnstile = faketurnstile.Start()

@@ -515,7 +515,7 @@ type fakes struct {
 }
 
 // startFakes serves a fake Secrets Manager and the ComplyCube simulator over
-// TLS (HTTP/2 for ComplyCube), each directly and behind a latency proxy,
+// TLS (the simulator offers HTTP/2; the functions speak HTTP/1.1), each directly and behind a latency proxy,
 // and the deployed functions' services (deployed.go).
 func startFakes(work string, rtt rtts) (*fakes, error) {
 	dep, err := startDeployedFakes(rtt)

@@ -226,6 +226,7 @@ func runWith(ctx context.Context, args []string, getenv func(string) string, std
 	// would send to the alert topic.
 	hooks, err := webhookfn.Build(ctx, webhookfn.Config{WebhookSecret: webhookSecret, FunctionName: "local-webhook"}, logPublisher{log: log, subjectOnly: *logFormat == "text"}, store, log, requests)
 	if err != nil {
+		startup.LogError(log, err)
 		return err
 	}
 	statusCfg, err := statusfn.LoadConfig(env)

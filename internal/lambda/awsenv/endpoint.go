@@ -12,9 +12,12 @@ import (
 
 // Endpoint is the URL a service client built from Load's configuration
 // calls: AWS_ENDPOINT_URL_<envName> (or AWS_ENDPOINT_URL) when set, else
-// the region's public endpoint; nil when it cannot be known. envName is the
-// service's part of the variable (DYNAMODB, SNS, SECRETS_MANAGER), host its
-// endpoint prefix (dynamodb, sns, secretsmanager).
+// the region's public endpoint; nil when it cannot be known for sure (no
+// region; FIPS or dual-stack endpoints, whose host names differ by
+// service; the isolated and sovereign partitions), and then nothing is
+// dialled in advance. envName is the service's part of the variable
+// (DYNAMODB, SNS, SECRETS_MANAGER), host its endpoint prefix (dynamodb,
+// sns, secretsmanager).
 func Endpoint(getenv func(string) string, envName, host string) *url.URL {
 	if !ignoreConfiguredEndpoints(getenv) {
 		for _, name := range []string{envEndpointURL + "_" + envName, envEndpointURL} {
@@ -28,8 +31,14 @@ func Endpoint(getenv func(string) string, envName, host string) *url.URL {
 		}
 	}
 	region := Region(getenv)
-	if region == "" || strings.ContainsAny(region, "/:@ ") {
+	if region == "" || strings.ContainsAny(region, "/:@ ") ||
+		strings.HasPrefix(region, "us-iso") || strings.HasPrefix(region, "eusc-") {
 		return nil
+	}
+	for _, name := range []string{EnvUseFIPS, EnvUseDualStack} {
+		if on, _, _ := boolVar(getenv, name); on {
+			return nil
+		}
 	}
 	suffix := "amazonaws.com"
 	if strings.HasPrefix(region, "cn-") {

@@ -30,6 +30,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/smithy-go/logging"
 
 	"github.com/complycube-session/createsession/internal/lambda/outbound"
 	"github.com/complycube-session/createsession/internal/lambda/startup"
@@ -50,6 +51,11 @@ const (
 	EnvAppID           = "AWS_SDK_UA_APP_ID"
 	envEndpointURL     = "AWS_ENDPOINT_URL"
 	envIgnoreEndpoints = "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS"
+	// Of the SDK's other variables, none that a function meets is read:
+	// AWS_ACCOUNT_ID (DynamoDB then keeps its regional endpoint, which
+	// Endpoint predicts), AWS_DEFAULTS_MODE, AWS_ENABLE_ENDPOINT_DISCOVERY,
+	// AWS_DISABLE_CLOCK_SKEW_CORRECTION, profiles, SSO, container and
+	// instance credentials (docs/configuration.md).
 )
 
 // Env is one function's AWS configuration.
@@ -79,16 +85,25 @@ func Load(getenv func(string) string) (*Env, error) {
 	case secret == "":
 		return nil, &startup.ConfigError{Variable: EnvSecretAccessKey, Err: errors.New("is not set")}
 	}
-	cfg.Credentials = credentials.NewStaticCredentialsProvider(id, secret, strings.TrimSpace(getenv(EnvSessionToken)))
+	// Reported as the default chain reports environment credentials (in
+	// the SDK's user agent).
+	cfg.Credentials = credentials.StaticCredentialsProvider{
+		Value:  aws.Credentials{AccessKeyID: id, SecretAccessKey: secret, SessionToken: strings.TrimSpace(getenv(EnvSessionToken)), Source: credentials.StaticCredentialsName},
+		Source: []aws.CredentialSource{aws.CredentialSourceEnvVars},
+	}
+	// As the default chain: the SDK's own warnings go to stderr, which
+	// Lambda writes to the function's log.
+	cfg.Logger = logging.NewStandardLogger(os.Stderr)
 	if !ignoreConfiguredEndpoints(getenv) {
 		if v := strings.TrimSpace(getenv(envEndpointURL)); v != "" {
 			cfg.BaseEndpoint = aws.String(v)
 		}
 	}
 	if v := strings.TrimSpace(getenv(EnvMaxAttempts)); v != "" {
+		// 0 is the SDK's "unset".
 		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 {
-			return nil, &startup.ConfigError{Variable: EnvMaxAttempts, Err: fmt.Errorf("%q is not a whole number from 1 up", v)}
+		if err != nil || n < 0 {
+			return nil, &startup.ConfigError{Variable: EnvMaxAttempts, Err: fmt.Errorf("%q is not a whole number", v)}
 		}
 		cfg.RetryMaxAttempts = n
 	}
@@ -100,7 +115,7 @@ func Load(getenv func(string) string) (*Env, error) {
 		cfg.RetryMode = mode
 	}
 	cfg.AppID = strings.TrimSpace(getenv(EnvAppID))
-	for _, name := range []string{EnvUseFIPS, EnvUseDualStack} {
+	for _, name := range []string{EnvUseFIPS, EnvUseDualStack, envIgnoreEndpoints} {
 		if _, _, err := boolVar(getenv, name); err != nil {
 			return nil, &startup.ConfigError{Variable: name, Err: err}
 		}
@@ -135,8 +150,10 @@ func Region(getenv func(string) string) string {
 // at least, its certificate verified with the roots its chain names, parsed
 // then (internal/lambda/truststore), or with AWS_CA_BUNDLE's roots when that
 // is set, as the SDK would. envName and host name the service as Endpoint
-// takes them; empty, the client verifies whatever host name it dials.
-// It is nil for an Env made by FromConfig: keep the configuration's own.
+// takes them; empty, the client verifies the host name it dials (an IP
+// address, which is never sent in SNI, only with AWS_CA_BUNDLE: the
+// trust store needs a name to verify). It is nil for an Env made by
+// FromConfig: keep the configuration's own.
 func (e *Env) HTTPClient(envName, host string) *http.Client {
 	if e.getenv == nil {
 		return nil

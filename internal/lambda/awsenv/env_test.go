@@ -2,8 +2,10 @@ package awsenv
 
 import (
 	"context"
+	"crypto/x509"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -53,6 +55,8 @@ type settings struct {
 	MaxAttempts                 int
 	RetryMode                   aws.RetryMode
 	Key, Secret, Token          string
+	CredSources                 []aws.CredentialSource
+	Logger                      string
 }
 
 func dynamoSettings(t *testing.T, cfg aws.Config) settings {
@@ -67,7 +71,17 @@ func dynamoSettings(t *testing.T, cfg aws.Config) settings {
 		FIPS: o.EndpointOptions.UseFIPSEndpoint, DualStack: o.EndpointOptions.UseDualStackEndpoint,
 		MaxAttempts: o.RetryMaxAttempts, RetryMode: o.RetryMode,
 		Key: creds.AccessKeyID, Secret: creds.SecretAccessKey, Token: creds.SessionToken,
+		CredSources: credentialSources(o.Credentials), Logger: fmt.Sprintf("%T", o.Logger),
 	}
+}
+
+// credentialSources is what the SDK's user agent reports of where the
+// credentials came from.
+func credentialSources(p aws.CredentialsProvider) []aws.CredentialSource {
+	if s, ok := p.(interface{ ProviderSources() []aws.CredentialSource }); ok {
+		return s.ProviderSources()
+	}
+	return nil
 }
 
 // TestAsTheDefaultChain: for the environments a function meets, a service
@@ -76,19 +90,20 @@ func dynamoSettings(t *testing.T, cfg aws.Config) settings {
 // built from aws-sdk-go-v2/config's LoadDefaultConfig has.
 func TestAsTheDefaultChain(t *testing.T) {
 	cases := map[string]map[string]string{
-		"lambda":                      lambdaEnv,
-		"default region only":         with(nil, "AWS_REGION"),
-		"no session token":            with(nil, "AWS_SESSION_TOKEN"),
-		"service endpoint":            with(map[string]string{"AWS_ENDPOINT_URL_DYNAMODB": "http://127.0.0.1:8000"}),
-		"global endpoint":             with(map[string]string{"AWS_ENDPOINT_URL": "https://localhost:4566"}),
-		"both endpoints":              with(map[string]string{"AWS_ENDPOINT_URL": "https://localhost:4566", "AWS_ENDPOINT_URL_DYNAMODB": "http://127.0.0.1:8000"}),
-		"another service's endpoint":  with(map[string]string{"AWS_ENDPOINT_URL_SNS": "http://127.0.0.1:9000"}),
-		"endpoints ignored":           with(map[string]string{"AWS_ENDPOINT_URL_DYNAMODB": "http://127.0.0.1:8000", "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS": "true"}),
-		"fips and dual-stack":         with(map[string]string{"AWS_USE_FIPS_ENDPOINT": "true", "AWS_USE_DUALSTACK_ENDPOINT": "TRUE"}),
-		"fips off":                    with(map[string]string{"AWS_USE_FIPS_ENDPOINT": "false"}),
-		"retries":                     with(map[string]string{"AWS_MAX_ATTEMPTS": "5", "AWS_RETRY_MODE": "adaptive"}),
-		"app id":                      with(map[string]string{"AWS_SDK_UA_APP_ID": "complycube-session"}),
-		"the older names of the keys": with(map[string]string{"AWS_ACCESS_KEY": "AKIDOLD", "AWS_SECRET_KEY": "old-secret"}, "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"),
+		"lambda":                          lambdaEnv,
+		"default region only":             with(nil, "AWS_REGION"),
+		"no session token":                with(nil, "AWS_SESSION_TOKEN"),
+		"service endpoint":                with(map[string]string{"AWS_ENDPOINT_URL_DYNAMODB": "http://127.0.0.1:8000"}),
+		"global endpoint":                 with(map[string]string{"AWS_ENDPOINT_URL": "https://localhost:4566"}),
+		"both endpoints":                  with(map[string]string{"AWS_ENDPOINT_URL": "https://localhost:4566", "AWS_ENDPOINT_URL_DYNAMODB": "http://127.0.0.1:8000"}),
+		"another service's endpoint":      with(map[string]string{"AWS_ENDPOINT_URL_SNS": "http://127.0.0.1:9000"}),
+		"endpoints ignored":               with(map[string]string{"AWS_ENDPOINT_URL_DYNAMODB": "http://127.0.0.1:8000", "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS": "true"}),
+		"fips and dual-stack":             with(map[string]string{"AWS_USE_FIPS_ENDPOINT": "true", "AWS_USE_DUALSTACK_ENDPOINT": "TRUE"}),
+		"fips off":                        with(map[string]string{"AWS_USE_FIPS_ENDPOINT": "false"}),
+		"retries":                         with(map[string]string{"AWS_MAX_ATTEMPTS": "5", "AWS_RETRY_MODE": "adaptive"}),
+		"max attempts 0, the SDK's unset": with(map[string]string{"AWS_MAX_ATTEMPTS": "0"}),
+		"app id":                          with(map[string]string{"AWS_SDK_UA_APP_ID": "complycube-session"}),
+		"the older names of the keys":     with(map[string]string{"AWS_ACCESS_KEY": "AKIDOLD", "AWS_SECRET_KEY": "old-secret"}, "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"),
 	}
 	for name, env := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -147,7 +162,8 @@ func TestRefused(t *testing.T) {
 		{with(nil, "AWS_REGION", "AWS_DEFAULT_REGION"), EnvRegion},
 		{with(nil, "AWS_ACCESS_KEY_ID"), EnvAccessKeyID},
 		{with(nil, "AWS_SECRET_ACCESS_KEY"), EnvSecretAccessKey},
-		{with(map[string]string{"AWS_MAX_ATTEMPTS": "0"}), EnvMaxAttempts},
+		{with(map[string]string{"AWS_MAX_ATTEMPTS": "-1"}), EnvMaxAttempts},
+		{with(map[string]string{"AWS_IGNORE_CONFIGURED_ENDPOINT_URLS": "yes"}), envIgnoreEndpoints},
 		{with(map[string]string{"AWS_MAX_ATTEMPTS": "three"}), EnvMaxAttempts},
 		{with(map[string]string{"AWS_RETRY_MODE": "eager"}), EnvRetryMode},
 		{with(map[string]string{"AWS_USE_FIPS_ENDPOINT": "yes"}), EnvUseFIPS},
@@ -182,17 +198,26 @@ func TestCABundle(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for name, hc := range map[string]*http.Client{
+		clients := map[string]*http.Client{
 			"HTTPClient":     e.HTTPClient("DYNAMODB", "dynamodb"),
 			"WarmHTTPClient": e.WarmHTTPClient(t.Context(), startup.NewLogger(&strings.Builder{}), "DYNAMODB", "dynamodb"),
-			"Config's":       e.Config.HTTPClient.(*http.Client),
-		} {
+		}
+		if c.ok {
+			// Without a bundle it could not verify an IP address at all
+			// (no name): only the bundle's case says something of it.
+			clients["Config's"] = e.Config.HTTPClient.(*http.Client)
+		}
+		for name, hc := range clients {
 			resp, err := hc.Get(srv.URL)
 			if err == nil {
 				resp.Body.Close()
 			}
-			if (err == nil) != c.ok {
-				t.Errorf("bundle %q, %s: %v", c.bundle, name, err)
+			var unknown x509.UnknownAuthorityError
+			switch {
+			case c.ok && err != nil:
+				t.Errorf("with the bundle, %s: %v", name, err)
+			case !c.ok && !errors.As(err, &unknown):
+				t.Errorf("without the bundle, %s: %v, want an unknown authority", name, err)
 			}
 		}
 	}

@@ -210,7 +210,7 @@ func TestFunctionEnvironment(t *testing.T) {
 		k, v, _ := strings.Cut(kv, "=")
 		env[k] = v
 	}
-	aws, err := awsenv.Load(func(k string) string { return env[k] })
+	awsEnv, err := awsenv.Load(func(k string) string { return env[k] })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -220,7 +220,7 @@ func TestFunctionEnvironment(t *testing.T) {
 		requests.Add(1)
 		return http.DefaultTransport.RoundTrip(r)
 	})}
-	tbl := New(NewClient(aws.Config, hc), "state")
+	tbl := New(NewClient(awsEnv.Config, hc), "state")
 	if won, err := tbl.Claim(t.Context(), "event", time.Now().Add(time.Hour)); err != nil || !won {
 		t.Fatalf("Claim = %v, %v", won, err)
 	}

@@ -15,8 +15,9 @@ import (
 // HTTP/2's many streams on one connection buy it nothing, while its
 // frames, settings and extra goroutines cost CPU on the first call, paid at
 // a fraction of a core in a cold start (BENCHMARKS.md, "What each outbound
-// connection costs"). Calls are bounded by their contexts, not by the
-// transport's own timeouts.
+// connection costs"). Calls are bounded by their contexts; the
+// handshake's own timeout only backs that up (a connection made in advance
+// by warmconn is bounded by its own context instead).
 func Transport(tlsConfig *tls.Config) *http.Transport {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.Protocols = new(http.Protocols)

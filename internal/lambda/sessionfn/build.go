@@ -33,27 +33,35 @@ import (
 func Build(ctx context.Context, cfg Config, store state.Store, log *slog.Logger, requests api.RequestLog) (apigateway.Lambda, error) {
 	// No x509.SystemCertPool: every client verifies with truststore, which
 	// parses only the roots a presented chain names.
+	cannotStart := func(err error) (apigateway.Lambda, error) {
+		startup.LogWarnings(log, cfg.Warnings)
+		return apigateway.Lambda{}, err
+	}
+	noAWS := errors.New("is set, but no AWS configuration was read")
 	var fetcher secret.Fetcher
 	switch {
 	case cfg.SecretID != "" && cfg.AWS == nil:
-		return apigateway.Lambda{}, &startup.ConfigError{Variable: startup.EnvSecretID, Err: errors.New("is set, but no AWS configuration was read")}
+		return cannotStart(&startup.ConfigError{Variable: startup.EnvSecretID, Err: noAWS})
 	case cfg.SecretID != "":
 		fetcher = secret.NewSecretsManager(cfg.AWS.Config, cfg.AWS.HTTPClient("SECRETS_MANAGER", "secretsmanager"), cfg.SecretID)
 	case cfg.APIKey != "":
 		fetcher = secret.Static{APIKey: cfg.APIKey, InvitationKey: cfg.InvitationKey, WebhookSecret: cfg.WebhookSecret, TurnstileSecretKey: cfg.TurnstileSecretKey}
 	default:
-		return apigateway.Lambda{}, &startup.ConfigError{Variable: startup.EnvSecretID, Err: errors.New("is required (or " + startup.EnvAPIKey + " for local runs)")}
+		return cannotStart(&startup.ConfigError{Variable: startup.EnvSecretID, Err: errors.New("is required (or " + startup.EnvAPIKey + " for local runs)")})
+	}
+	if store == nil && cfg.StateTable != "" && cfg.AWS == nil {
+		return cannotStart(&startup.ConfigError{Variable: statestore.EnvStateTable, Err: noAWS})
 	}
 	client, err := complycube.New(complycube.Config{BaseURL: cfg.BaseURL, Timeout: cfg.UpstreamTimeout})
 	if err != nil {
-		return apigateway.Lambda{}, &startup.ConfigError{Variable: EnvBaseURL, Err: err}
+		return cannotStart(&startup.ConfigError{Variable: EnvBaseURL, Err: err})
 	}
 	keys := secret.NewCache(fetcher, secret.WithFetchTimeout(startup.InitSecretTimeout))
 	var bots handler.BotCheck
 	var botsClient *turnstile.Client
 	if cfg.BotCheck {
 		if botsClient, err = turnstile.New(turnstile.Config{VerifyURL: cfg.TurnstileVerifyURL, SecretKey: keys.TurnstileSecretKey, RefreshSecretKey: keys.RefreshTurnstileSecretKey}); err != nil {
-			return apigateway.Lambda{}, &startup.ConfigError{Variable: EnvTurnstileVerifyURL, Err: err}
+			return cannotStart(&startup.ConfigError{Variable: EnvTurnstileVerifyURL, Err: err})
 		}
 		bots = botsClient
 	}
@@ -72,8 +80,8 @@ func Build(ctx context.Context, cfg Config, store state.Store, log *slog.Logger,
 			need = "the create-session function (sign-up limits, invitation counts, status tokens)"
 		}
 		if store, err = statestore.Open(ctx, cfg.AWS, cfg.StateTable, log, need); err != nil {
-			secretRead()
-			return apigateway.Lambda{}, err
+			secretRead() // checked above: not reached
+			return cannotStart(err)
 		}
 	}
 	startup.Prewarm(ctx, log, "ComplyCube", client.Prewarm)

@@ -58,9 +58,10 @@ type Config struct {
 	StateTable      string
 	// TurnstileVerifyURL is siteverify's URL, with BotCheck.
 	TurnstileVerifyURL string
-	// AWS is the AWS configuration the secret is read with (FromEnv reads
-	// it from the environment when a secret or a table is configured; the
-	// dev server loads the SDK's default chain). Nil: no AWS.
+	// AWS is the AWS configuration the secret and the table are reached
+	// with (FromEnv reads it from the environment when either is
+	// configured; the dev server loads the SDK's default chain). Nil: no
+	// AWS.
 	AWS *awsenv.Env
 	// Warnings found while parsing, logged at start.
 	Warnings []string

@@ -102,8 +102,10 @@ func tcp(c net.Conn) *net.TCPConn {
 	return c.(*net.TCPConn)
 }
 
-// client returns a Dialer for s installed in a transport configured as the
-// function's (HTTP/2 when the server offers it), and the client on it.
+// client returns a Dialer for s installed in a transport that speaks
+// HTTP/2 when the server offers it (the functions' clients speak HTTP/1.1
+// only, internal/lambda/outbound; the Dialer serves both), and the client
+// on it.
 func (s *server) client(t *testing.T) (*Dialer, *http.Client) {
 	t.Helper()
 	tr := http.DefaultTransport.(*http.Transport).Clone()

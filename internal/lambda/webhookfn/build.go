@@ -30,10 +30,15 @@ import (
 // requests, when nil, are written to log as JSON lines with embedded
 // metrics.
 func Build(ctx context.Context, cfg Config, publisher webhook.Publisher, store state.Store, log *slog.Logger, requests api.RequestLog) (apigateway.Lambda, error) {
+	// Checked before the secret's read starts: a function that cannot
+	// start must not wait for it, nor pay for it.
+	noAWS := errors.New("is set, but no AWS configuration was read")
 	switch {
 	case cfg.AWS != nil:
 	case cfg.SecretID != "":
-		return apigateway.Lambda{}, &startup.ConfigError{Variable: startup.EnvSecretID, Err: errors.New("is set, but no AWS configuration was read")}
+		return apigateway.Lambda{}, &startup.ConfigError{Variable: startup.EnvSecretID, Err: noAWS}
+	case store == nil && cfg.StateTable != "":
+		return apigateway.Lambda{}, &startup.ConfigError{Variable: statestore.EnvStateTable, Err: noAWS}
 	case publisher == nil:
 		return apigateway.Lambda{}, &startup.ConfigError{Variable: EnvTopicARN, Err: errors.New("no publisher, and no AWS configuration to reach the topic with")}
 	}
@@ -48,7 +53,7 @@ func Build(ctx context.Context, cfg Config, publisher webhook.Publisher, store s
 	if store == nil {
 		var err error
 		if store, err = statestore.Open(ctx, cfg.AWS, cfg.StateTable, log, "the webhook function (events told exactly once, each client's status)"); err != nil {
-			secretRead()
+			secretRead() // checked above: not reached
 			return apigateway.Lambda{}, err
 		}
 	}

@@ -20,8 +20,8 @@ type Config struct {
 	TopicARN      string
 	FunctionName  string
 	StateTable    string
-	// AWS is the AWS configuration the secret is read with (FromEnv reads
-	// it from the environment). Nil: no AWS.
+	// AWS is the AWS configuration the secret, the table and the topic are
+	// reached with (FromEnv reads it from the environment). Nil: no AWS.
 	AWS *awsenv.Env
 }
 

@@ -210,8 +210,8 @@ func (s *Server) Scan(t testing.TB, table string) []map[string]types.AttributeVa
 }
 
 // Env is what a child process (the function under the Lambda emulator, the
-// dev server) needs in its environment to use table on this server through
-// the SDK's default configuration. It blanks AWS_SESSION_TOKEN and
+// dev server) needs in its environment to use table on this server: what
+// internal/lambda/awsenv reads (and the SDK's default chain too). It blanks AWS_SESSION_TOKEN and
 // AWS_PROFILE, which would otherwise come along from the developer's
 // environment; append it after os.Environ() so that it wins.
 func (s *Server) Env(table string) []string {
