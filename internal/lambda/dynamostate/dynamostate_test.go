@@ -19,6 +19,7 @@ import (
 	"github.com/complycube-session/createsession/handler/state"
 	"github.com/complycube-session/createsession/internal/testonly/dynalite"
 	"github.com/complycube-session/createsession/internal/testonly/statetest"
+	"github.com/complycube-session/createsession/internal/testonly/testclock"
 )
 
 // TestConformance runs the store's suite against dynalite through the
@@ -41,7 +42,7 @@ func TestConformance(t *testing.T) {
 func TestItems(t *testing.T) {
 	srv := dynalite.Start(t)
 	srv.CreateTable(t, "state")
-	clk := statetest.NewClock()
+	clk := testclock.New()
 	tbl := New(NewClient(srv.Config(), nil), "state", WithClock(clk.Now))
 	ctx := t.Context()
 	far := clk.Now().Add(365 * 24 * time.Hour)
@@ -278,7 +279,7 @@ func (b *barrierAPI) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInpu
 func TestCountRestartRace(t *testing.T) {
 	srv := dynalite.Start(t)
 	srv.CreateTable(t, "state")
-	clk := statetest.NewClock()
+	clk := testclock.New()
 	direct := NewClient(srv.Config(), nil)
 	if ok, err := New(direct, "state", WithClock(clk.Now)).Count(t.Context(), "day", 5, clk.Now().Add(10*time.Second)); !ok || err != nil {
 		t.Fatalf("first count = %v, %v", ok, err)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/complycube-session/createsession/handler/state"
 	"github.com/complycube-session/createsession/internal/testonly/statetest"
+	"github.com/complycube-session/createsession/internal/testonly/testclock"
 )
 
 func TestConformance(t *testing.T) {
@@ -20,7 +21,7 @@ func TestConformance(t *testing.T) {
 // which could let a limit pass), still writes to keys it holds, and takes
 // new keys again once items have expired.
 func TestFull(t *testing.T) {
-	clk := statetest.NewClock()
+	clk := testclock.New()
 	s := New(WithClock(clk.Now), WithMaxItems(3))
 	ctx := t.Context()
 	for _, k := range []string{"a", "b", "c"} {
@@ -49,7 +50,7 @@ func TestFull(t *testing.T) {
 // TestSweep: expired items do not stay in memory: a write a minute later
 // drops them.
 func TestSweep(t *testing.T) {
-	clk := statetest.NewClock()
+	clk := testclock.New()
 	s := New(WithClock(clk.Now))
 	ctx := t.Context()
 	for i := range 1000 {

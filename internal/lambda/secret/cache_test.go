@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/complycube-session/createsession/internal/lambda/secret"
+	"github.com/complycube-session/createsession/internal/testonly/testclock"
 )
 
 // scripted returns keys and errors in order, and counts the reads.
@@ -27,16 +28,11 @@ func (s *scripted) Fetch(ctx context.Context) (secret.Secret, error) {
 	return secret.Secret{APIKey: s.keys[i]}, s.errs[i]
 }
 
-type clock struct{ t time.Time }
-
-func (c *clock) now() time.Time          { return c.t }
-func (c *clock) advance(d time.Duration) { c.t = c.t.Add(d) }
-
 func TestCacheRules(t *testing.T) {
 	down := errors.New("secrets manager down")
 	f := &scripted{keys: []string{"", "", "k1", "k1", "k2"}, errs: []error{down, down, nil, nil, nil}}
-	c := &clock{t: time.Unix(1e9, 0)}
-	cache := secret.NewCache(f, secret.WithClock(c.now))
+	c := testclock.At(time.Unix(1e9, 0))
+	cache := secret.NewCache(f, secret.WithClock(c.Now))
 	ctx := context.Background()
 
 	if err := cache.Load(ctx); !errors.Is(err, down) {
@@ -49,11 +45,11 @@ func TestCacheRules(t *testing.T) {
 	if f.reads != 1 {
 		t.Fatalf("%d reads", f.reads)
 	}
-	c.advance(time.Second)
+	c.Advance(time.Second)
 	if _, err := cache.Key(ctx); !errors.Is(err, down) || f.reads != 2 {
 		t.Fatalf("Key after a second: %v, %d reads", err, f.reads)
 	}
-	c.advance(time.Second)
+	c.Advance(time.Second)
 	if k, err := cache.Key(ctx); k != "k1" || err != nil {
 		t.Fatalf("Key: %q %v", k, err)
 	}
@@ -68,11 +64,11 @@ func TestCacheRules(t *testing.T) {
 	if _, err := cache.Refresh(ctx, "k1"); !errors.Is(err, secret.ErrUnchanged) || f.reads != 3 {
 		t.Fatalf("Refresh too soon: %v, %d reads", err, f.reads)
 	}
-	c.advance(time.Second)
+	c.Advance(time.Second)
 	if _, err := cache.Refresh(ctx, "k1"); !errors.Is(err, secret.ErrUnchanged) || f.reads != 4 {
 		t.Fatalf("Refresh unchanged: %v, %d reads", err, f.reads)
 	}
-	c.advance(time.Second)
+	c.Advance(time.Second)
 	if k, err := cache.Refresh(ctx, "k1"); k != "k2" || err != nil {
 		t.Fatalf("Refresh rotated: %q %v", k, err)
 	}
@@ -85,10 +81,10 @@ func TestCacheRules(t *testing.T) {
 // TestCacheKeepsKeyOnFailedRefresh: an outage does not drop a working key.
 func TestCacheKeepsKeyOnFailedRefresh(t *testing.T) {
 	f := &scripted{keys: []string{"k1", ""}, errs: []error{nil, errors.New("denied")}}
-	c := &clock{t: time.Unix(1e9, 0)}
-	cache := secret.NewCache(f, secret.WithClock(c.now))
+	c := testclock.At(time.Unix(1e9, 0))
+	cache := secret.NewCache(f, secret.WithClock(c.Now))
 	cache.Load(context.Background())
-	c.advance(2 * time.Second)
+	c.Advance(2 * time.Second)
 	if _, err := cache.Refresh(context.Background(), "k1"); err == nil {
 		t.Fatal("Refresh hid the read error")
 	}
@@ -166,8 +162,8 @@ func TestInvitationKeyRules(t *testing.T) {
 	old := strings.Repeat("o", 32)
 	rotated := strings.Repeat("r", 48)
 	f := &multi{secrets: []secret.Secret{{APIKey: "k", InvitationKey: old}, {APIKey: "k", InvitationKey: rotated}}}
-	c := &clock{t: time.Unix(1e9, 0)}
-	cache := secret.NewCache(f, secret.WithClock(c.now))
+	c := testclock.At(time.Unix(1e9, 0))
+	cache := secret.NewCache(f, secret.WithClock(c.Now))
 	ctx := context.Background()
 	if err := cache.Load(ctx); err != nil {
 		t.Fatal(err)
@@ -179,7 +175,7 @@ func TestInvitationKeyRules(t *testing.T) {
 	if _, err := cache.RefreshInvitationKey(ctx, []byte(old)); !errors.Is(err, secret.ErrUnchanged) || f.reads != 1 {
 		t.Fatalf("refresh within a second: %v, %d reads", err, f.reads)
 	}
-	c.advance(time.Second)
+	c.Advance(time.Second)
 	if k, err := cache.RefreshInvitationKey(ctx, []byte(old)); err != nil || string(k) != rotated || f.reads != 2 {
 		t.Fatalf("refresh after a second: %q %v, %d reads", k, err, f.reads)
 	}
@@ -233,8 +229,8 @@ func (s *sequence) Fetch(context.Context) (secret.Secret, error) {
 // picked up by a running instance, reading at most once a second.
 func TestFieldAddedAfterStart(t *testing.T) {
 	f := &sequence{secrets: []secret.Secret{{APIKey: "k"}, {APIKey: "k", WebhookSecret: "whsec_added", TurnstileSecretKey: "ts_added"}}}
-	c := &clock{t: time.Unix(1e9, 0)}
-	cache := secret.NewCache(f, secret.WithClock(c.now))
+	c := testclock.At(time.Unix(1e9, 0))
+	cache := secret.NewCache(f, secret.WithClock(c.Now))
 	ctx := context.Background()
 	if err := cache.Load(ctx); err != nil {
 		t.Fatal(err)
@@ -248,7 +244,7 @@ func TestFieldAddedAfterStart(t *testing.T) {
 	if f.reads != 1 {
 		t.Fatalf("%d reads within a second", f.reads)
 	}
-	c.advance(time.Second)
+	c.Advance(time.Second)
 	if v, err := cache.WebhookSecret(ctx); v != "whsec_added" || err != nil {
 		t.Fatalf("after the operator added it: %q %v", v, err)
 	}

@@ -10,7 +10,6 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -19,29 +18,12 @@ import (
 	"github.com/complycube-session/createsession/internal/lambda/turnstile"
 	"github.com/complycube-session/createsession/internal/lambda/warmconn"
 	"github.com/complycube-session/createsession/internal/testonly/faketurnstile"
+	"github.com/complycube-session/createsession/internal/testonly/testclock"
 )
 
 const remoteIP = "203.0.113.7"
 
 var uuidV4 = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
-
-// clock is a time source that tests move.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 func staticSecret(s string) func(context.Context) (string, error) {
 	return func(context.Context) (string, error) { return s, nil }
@@ -162,8 +144,8 @@ func TestSecretRefusedIsNotTheVisitors(t *testing.T) {
 }
 
 func TestVerdictsAreNotErrors(t *testing.T) {
-	clk := &clock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
-	f := start(t, faketurnstile.WithClock(clk.now))
+	clk := testclock.At(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
+	f := start(t, faketurnstile.WithClock(clk.Now))
 	ctx := context.Background()
 
 	spent := f.Issue("site.example")
@@ -171,7 +153,7 @@ func TestVerdictsAreNotErrors(t *testing.T) {
 		t.Fatalf("first use: %+v, %v", v, err)
 	}
 	old := f.Issue("site.example")
-	clk.advance(faketurnstile.TokenTTL + time.Second)
+	clk.Advance(faketurnstile.TokenTTL + time.Second)
 
 	cases := []struct {
 		name, secret, token string

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/complycube-session/createsession/internal/testonly/testclock"
 )
 
 func startStandIn(t *testing.T, cfg Config) (*Handler, *httptest.Server) {
@@ -149,8 +151,8 @@ func takeToken(t *testing.T, srv *httptest.Server, origin, sitekey string) (stat
 }
 
 func TestSiteverifyFormAndJSON(t *testing.T) {
-	clk := newClock()
-	h, srv := startStandIn(t, Config{Secret: "dev-secret", Now: clk.now})
+	clk := testclock.At(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
+	h, srv := startStandIn(t, Config{Secret: "dev-secret", Now: clk.Now})
 	if h.Secret() != "dev-secret" {
 		t.Fatalf("secret %q", h.Secret())
 	}
@@ -171,7 +173,7 @@ func TestSiteverifyFormAndJSON(t *testing.T) {
 	checkAnswer(t, "JSON", siteverifyJSON(t, verify, map[string]string{"secret": "dev-secret", "response": tok2, "remoteip": "::1"}), true, "localhost")
 
 	tok3 := h.Issue("localhost")
-	clk.advance(TokenTTL + time.Second)
+	clk.Advance(TokenTTL + time.Second)
 	checkAnswer(t, "expired", siteverifyForm(t, verify, url.Values{"secret": {"dev-secret"}, "response": {tok3}}), false, "", CodeTimeoutOrDuplicate)
 
 	checkAnswer(t, "JSON, not strings", siteverifyJSON(t, verify, map[string]any{"secret": "dev-secret", "response": 5}), false, "", CodeBadRequest)

@@ -3,30 +3,11 @@ package turnstilestandin
 import (
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/complycube-session/createsession/internal/testonly/testclock"
 )
-
-// clock is a time source that tests move.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *clock { return &clock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)} }
-
-func (c *clock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 const (
 	secret = "the-secret"
@@ -45,8 +26,8 @@ func checkAnswer(t *testing.T, what string, got Answer, success bool, hostname s
 }
 
 func TestTokenVerifiesOnce(t *testing.T) {
-	clk := newClock()
-	v := NewVerifier(clk.now, secret)
+	clk := testclock.At(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
+	v := NewVerifier(clk.Now, secret)
 	tok := v.Issue("site.example")
 	if !strings.HasPrefix(tok, tokenPrefix) || len(tok) > MaxTokenLength {
 		t.Fatalf("token %q", tok)
@@ -54,7 +35,7 @@ func TestTokenVerifiesOnce(t *testing.T) {
 	if other := v.Issue("site.example"); other == tok {
 		t.Fatal("two tokens alike")
 	}
-	clk.advance(10 * time.Second)
+	clk.Advance(10 * time.Second)
 	a := v.Verify(Query{Secret: secret, Response: tok, RemoteIP: "203.0.113.7"})
 	checkAnswer(t, "first use", a, true, "site.example")
 	if a.ChallengeTS != "2026-03-01T12:00:00.000Z" {
@@ -64,18 +45,18 @@ func TestTokenVerifiesOnce(t *testing.T) {
 }
 
 func TestTokenExpiresAfter300Seconds(t *testing.T) {
-	clk := newClock()
-	v := NewVerifier(clk.now, secret)
+	clk := testclock.At(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
+	v := NewVerifier(clk.Now, secret)
 	atLimit, pastLimit := v.Issue("a.example"), v.Issue("b.example")
-	clk.advance(TokenTTL)
+	clk.Advance(TokenTTL)
 	checkAnswer(t, "at 300 s", v.Verify(Query{Secret: secret, Response: atLimit}), true, "a.example")
-	clk.advance(time.Millisecond)
+	clk.Advance(time.Millisecond)
 	checkAnswer(t, "past 300 s", v.Verify(Query{Secret: secret, Response: pastLimit}), false, "", CodeTimeoutOrDuplicate)
 
 	// Long after, when its record is gone, a token issued here is still
 	// known for what it is.
 	old := v.Issue("c.example")
-	clk.advance(keepFor + time.Minute)
+	clk.Advance(keepFor + time.Minute)
 	v.Issue("d.example") // prunes
 	v.mu.Lock()
 	_, kept := v.tokens[old]
@@ -93,17 +74,17 @@ func TestTokenExpiresAfter300Seconds(t *testing.T) {
 }
 
 func TestIdempotentRetry(t *testing.T) {
-	clk := newClock()
-	v := NewVerifier(clk.now, secret)
+	clk := testclock.At(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
+	v := NewVerifier(clk.Now, secret)
 	tok := v.Issue("site.example")
 	first := v.Verify(Query{Secret: secret, Response: tok, IdempotencyKey: key1})
 	checkAnswer(t, "first", first, true, "site.example")
-	clk.advance(time.Second)
+	clk.Advance(time.Second)
 	checkAnswer(t, "retry, same key", v.Verify(Query{Secret: secret, Response: tok, IdempotencyKey: key1}), true, "site.example")
 	checkAnswer(t, "another key", v.Verify(Query{Secret: secret, Response: tok, IdempotencyKey: key2}), false, "", CodeTimeoutOrDuplicate)
 	checkAnswer(t, "no key", v.Verify(Query{Secret: secret, Response: tok}), false, "", CodeTimeoutOrDuplicate)
 	// The first answer, even past the token's life.
-	clk.advance(TokenTTL)
+	clk.Advance(TokenTTL)
 	checkAnswer(t, "retry, late", v.Verify(Query{Secret: secret, Response: tok, IdempotencyKey: key1}), true, "site.example")
 
 	// A first verification without a key leaves nothing to repeat.
@@ -113,7 +94,7 @@ func TestIdempotentRetry(t *testing.T) {
 
 	// The key of an expired token's verification repeats its failure.
 	tok3 := v.Issue("site.example")
-	clk.advance(TokenTTL + time.Second)
+	clk.Advance(TokenTTL + time.Second)
 	checkAnswer(t, "expired", v.Verify(Query{Secret: secret, Response: tok3, IdempotencyKey: key2}), false, "", CodeTimeoutOrDuplicate)
 	checkAnswer(t, "expired, retry", v.Verify(Query{Secret: secret, Response: tok3, IdempotencyKey: key2}), false, "", CodeTimeoutOrDuplicate)
 

@@ -9,29 +9,13 @@ import (
 	"net/url"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/complycube-session/createsession/internal/testonly/testclock"
 )
 
 const key = "0b3f6a52-8c1e-4d2a-9f1b-6e5d4c3b2a19"
-
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 func post(t *testing.T, client *http.Client, u string, form url.Values) (int, Answer, string) {
 	t.Helper()
@@ -47,8 +31,8 @@ func post(t *testing.T, client *http.Client, u string, form url.Values) (int, An
 }
 
 func TestVerifiesLikeSiteverify(t *testing.T) {
-	clk := &clock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
-	s := Start(WithClock(clk.now), WithSecret("mine"))
+	clk := testclock.At(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
+	s := Start(WithClock(clk.Now), WithSecret("mine"))
 	defer s.Close()
 	if s.Secret() != "mine" || !strings.HasSuffix(s.URL(), "/turnstile/v0/siteverify") {
 		t.Fatalf("secret %q, URL %q", s.Secret(), s.URL())
@@ -67,7 +51,7 @@ func TestVerifiesLikeSiteverify(t *testing.T) {
 		t.Errorf("reuse: %s", body)
 	}
 	old := s.Issue("site.example")
-	clk.advance(TokenTTL + time.Second)
+	clk.Advance(TokenTTL + time.Second)
 	if _, a, body := post(t, c, s.URL(), url.Values{"secret": {"mine"}, "response": {old}}); a.Success || !slices.Equal(a.ErrorCodes, []string{"timeout-or-duplicate"}) {
 		t.Errorf("expired: %s", body)
 	}

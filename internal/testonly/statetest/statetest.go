@@ -20,39 +20,17 @@ import (
 	"time"
 
 	"github.com/complycube-session/createsession/handler/state"
+	"github.com/complycube-session/createsession/internal/testonly/testclock"
 )
 
 // NewStore makes an empty store whose clock is now.
 type NewStore func(t *testing.T, now func() time.Time) state.Store
 
-// Clock is a clock that moves only when told.
-type Clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-// NewClock starts at the current second.
-func NewClock() *Clock { return &Clock{now: time.Now().Truncate(time.Second)} }
-
-// Now is the clock's time.
-func (c *Clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-// Advance moves the clock on by d.
-func (c *Clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 // Run runs the suite, each case as a subtest with a store of its own.
 func Run(t *testing.T, newStore NewStore) {
 	cases := []struct {
 		name string
-		run  func(t *testing.T, s state.Store, clk *Clock)
+		run  func(t *testing.T, s state.Store, clk *testclock.Clock)
 	}{
 		{"ClaimOnce", claimOnce},
 		{"ConcurrentClaims", concurrentClaims},
@@ -79,7 +57,7 @@ func Run(t *testing.T, newStore NewStore) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			clk := NewClock()
+			clk := testclock.New()
 			c.run(t, newStore(t, clk.Now), clk)
 		})
 	}
@@ -168,7 +146,7 @@ func parallel(t *testing.T, n int, f func(i int) (bool, error)) int {
 	return int(yes.Load())
 }
 
-func claimOnce(t *testing.T, s state.Store, clk *Clock) {
+func claimOnce(t *testing.T, s state.Store, clk *testclock.Clock) {
 	exp := clk.Now().Add(time.Hour)
 	if !claim(t, s, "event-1", exp) {
 		t.Fatal("first claim lost")
@@ -181,7 +159,7 @@ func claimOnce(t *testing.T, s state.Store, clk *Clock) {
 	}
 }
 
-func concurrentClaims(t *testing.T, s state.Store, clk *Clock) {
+func concurrentClaims(t *testing.T, s state.Store, clk *testclock.Clock) {
 	exp := clk.Now().Add(10 * time.Second)
 	claimAll := func(i int) (bool, error) { return s.Claim(t.Context(), "event", exp) }
 	if n := parallel(t, 50, claimAll); n != 1 {
@@ -195,7 +173,7 @@ func concurrentClaims(t *testing.T, s state.Store, clk *Clock) {
 	}
 }
 
-func claimAfterExpiry(t *testing.T, s state.Store, clk *Clock) {
+func claimAfterExpiry(t *testing.T, s state.Store, clk *testclock.Clock) {
 	if !claim(t, s, "event", clk.Now().Add(10*time.Second)) {
 		t.Fatal("first claim lost")
 	}
@@ -213,7 +191,7 @@ func claimAfterExpiry(t *testing.T, s state.Store, clk *Clock) {
 	}
 }
 
-func releaseThenClaim(t *testing.T, s state.Store, clk *Clock) {
+func releaseThenClaim(t *testing.T, s state.Store, clk *testclock.Clock) {
 	exp := clk.Now().Add(time.Hour)
 	if !claim(t, s, "event", exp) {
 		t.Fatal("first claim lost")
@@ -229,7 +207,7 @@ func releaseThenClaim(t *testing.T, s state.Store, clk *Clock) {
 	}
 }
 
-func countUpToLimit(t *testing.T, s state.Store, clk *Clock) {
+func countUpToLimit(t *testing.T, s state.Store, clk *testclock.Clock) {
 	exp := clk.Now().Add(time.Hour)
 	for i := range 3 {
 		if !count(t, s, "ip", 3, exp) {
@@ -254,7 +232,7 @@ func countUpToLimit(t *testing.T, s state.Store, clk *Clock) {
 	}
 }
 
-func countZeroLimit(t *testing.T, s state.Store, clk *Clock) {
+func countZeroLimit(t *testing.T, s state.Store, clk *testclock.Clock) {
 	exp := clk.Now().Add(time.Hour)
 	if count(t, s, "ip", 0, exp) {
 		t.Fatal("count with limit 0 allowed")
@@ -265,7 +243,7 @@ func countZeroLimit(t *testing.T, s state.Store, clk *Clock) {
 	}
 }
 
-func concurrentCounts(t *testing.T, s state.Store, clk *Clock) {
+func concurrentCounts(t *testing.T, s state.Store, clk *testclock.Clock) {
 	exp := clk.Now().Add(time.Hour)
 	n := parallel(t, 40, func(int) (bool, error) { return s.Count(t.Context(), "day", 10, exp) })
 	if n != 10 {
@@ -273,7 +251,7 @@ func concurrentCounts(t *testing.T, s state.Store, clk *Clock) {
 	}
 }
 
-func expiredCounterRestarts(t *testing.T, s state.Store, clk *Clock) {
+func expiredCounterRestarts(t *testing.T, s state.Store, clk *testclock.Clock) {
 	exp := clk.Now().Add(10 * time.Second)
 	for i, want := range []bool{true, true, false} {
 		if got := count(t, s, "ip", 2, exp); got != want {
@@ -294,7 +272,7 @@ func expiredCounterRestarts(t *testing.T, s state.Store, clk *Clock) {
 	}
 }
 
-func counterKeepsFirstExpiry(t *testing.T, s state.Store, clk *Clock) {
+func counterKeepsFirstExpiry(t *testing.T, s state.Store, clk *testclock.Clock) {
 	if !count(t, s, "ip", 2, clk.Now().Add(10*time.Second)) {
 		t.Fatal("first count refused")
 	}
@@ -310,7 +288,7 @@ func counterKeepsFirstExpiry(t *testing.T, s state.Store, clk *Clock) {
 	}
 }
 
-func concurrentCountsOnExpiredCounter(t *testing.T, s state.Store, clk *Clock) {
+func concurrentCountsOnExpiredCounter(t *testing.T, s state.Store, clk *testclock.Clock) {
 	exp := clk.Now().Add(10 * time.Second)
 	for range 10 {
 		count(t, s, "day", 10, exp)
@@ -326,7 +304,7 @@ func concurrentCountsOnExpiredCounter(t *testing.T, s state.Store, clk *Clock) {
 	}
 }
 
-func putGet(t *testing.T, s state.Store, clk *Clock) {
+func putGet(t *testing.T, s state.Store, clk *testclock.Clock) {
 	exp := clk.Now().Add(time.Hour)
 	put(t, s, "token", "client-1", exp)
 	wantValue(t, s, "token", "client-1")
@@ -340,11 +318,11 @@ func putGet(t *testing.T, s state.Store, clk *Clock) {
 	wantValue(t, s, "binary", bin)
 }
 
-func getMissing(t *testing.T, s state.Store, _ *Clock) {
+func getMissing(t *testing.T, s state.Store, _ *testclock.Clock) {
 	wantNotFound(t, s, "never-written")
 }
 
-func getExpired(t *testing.T, s state.Store, clk *Clock) {
+func getExpired(t *testing.T, s state.Store, clk *testclock.Clock) {
 	put(t, s, "token", "client-1", clk.Now().Add(10*time.Second))
 	clk.Advance(9 * time.Second)
 	wantValue(t, s, "token", "client-1")
@@ -352,7 +330,7 @@ func getExpired(t *testing.T, s state.Store, clk *Clock) {
 	wantNotFound(t, s, "token")
 }
 
-func valuesAreCopies(t *testing.T, s state.Store, clk *Clock) {
+func valuesAreCopies(t *testing.T, s state.Store, clk *testclock.Clock) {
 	v := []byte("client-1")
 	if err := s.Put(t.Context(), "token", v, clk.Now().Add(time.Hour)); err != nil {
 		t.Fatal(err)
@@ -366,7 +344,7 @@ func valuesAreCopies(t *testing.T, s state.Store, clk *Clock) {
 	wantValue(t, s, "token", "client-1")
 }
 
-func putNewer(t *testing.T, s state.Store, clk *Clock) {
+func putNewer(t *testing.T, s state.Store, clk *testclock.Clock) {
 	exp := clk.Now().Add(time.Hour)
 	if !putNewerOK(t, s, "status", "v5", 5, exp) {
 		t.Fatal("PutNewer on a missing key did not write")
@@ -394,7 +372,7 @@ func putNewer(t *testing.T, s state.Store, clk *Clock) {
 	wantValue(t, s, "status", "big")
 }
 
-func putNewerReplacesExpired(t *testing.T, s state.Store, clk *Clock) {
+func putNewerReplacesExpired(t *testing.T, s state.Store, clk *testclock.Clock) {
 	if !putNewerOK(t, s, "status", "v10", 10, clk.Now().Add(10*time.Second)) {
 		t.Fatal("first PutNewer did not write")
 	}
@@ -407,7 +385,7 @@ func putNewerReplacesExpired(t *testing.T, s state.Store, clk *Clock) {
 
 // putNewerDoesNotReplaceLivePut pins a corner both stores must agree on:
 // a live value written by Put has no version, and PutNewer leaves it.
-func putNewerDoesNotReplaceLivePut(t *testing.T, s state.Store, clk *Clock) {
+func putNewerDoesNotReplaceLivePut(t *testing.T, s state.Store, clk *testclock.Clock) {
 	put(t, s, "status", "plain", clk.Now().Add(10*time.Second))
 	if putNewerOK(t, s, "status", "versioned", 1, clk.Now().Add(10*time.Second)) {
 		t.Fatal("PutNewer replaced a live value written by Put")
@@ -419,7 +397,7 @@ func putNewerDoesNotReplaceLivePut(t *testing.T, s state.Store, clk *Clock) {
 	}
 }
 
-func concurrentPutNewer(t *testing.T, s state.Store, clk *Clock) {
+func concurrentPutNewer(t *testing.T, s state.Store, clk *testclock.Clock) {
 	exp := clk.Now().Add(time.Hour)
 	parallel(t, 20, func(i int) (bool, error) {
 		return s.PutNewer(t.Context(), "status", fmt.Appendf(nil, "v%d", i+1), int64(i+1), exp)
@@ -427,7 +405,7 @@ func concurrentPutNewer(t *testing.T, s state.Store, clk *Clock) {
 	wantValue(t, s, "status", "v20")
 }
 
-func expiryClampedToMaxLife(t *testing.T, s state.Store, clk *Clock) {
+func expiryClampedToMaxLife(t *testing.T, s state.Store, clk *testclock.Clock) {
 	far := clk.Now().Add(2 * state.MaxLife)
 	if !claim(t, s, "event", far) {
 		t.Fatal("claim lost")
@@ -454,7 +432,7 @@ func expiryClampedToMaxLife(t *testing.T, s state.Store, clk *Clock) {
 	}
 }
 
-func cancelledContext(t *testing.T, s state.Store, clk *Clock) {
+func cancelledContext(t *testing.T, s state.Store, clk *testclock.Clock) {
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
 	exp := clk.Now().Add(time.Hour)
@@ -484,7 +462,7 @@ func cancelledContext(t *testing.T, s state.Store, clk *Clock) {
 	wantNotFound(t, s, "status")
 }
 
-func badKeys(t *testing.T, s state.Store, clk *Clock) {
+func badKeys(t *testing.T, s state.Store, clk *testclock.Clock) {
 	exp := clk.Now().Add(time.Hour)
 	for _, key := range []string{"", strings.Repeat("k", 2049)} {
 		if _, err := s.Claim(t.Context(), key, exp); err == nil {
@@ -512,7 +490,7 @@ func badKeys(t *testing.T, s state.Store, clk *Clock) {
 	wantValue(t, s, long, "v")
 }
 
-func keysAreSeparate(t *testing.T, s state.Store, clk *Clock) {
+func keysAreSeparate(t *testing.T, s state.Store, clk *testclock.Clock) {
 	exp := clk.Now().Add(time.Hour)
 	put(t, s, "a", "1", exp)
 	put(t, s, "A", "2", exp)
