@@ -154,14 +154,8 @@ func (c *Client) call(ctx context.Context, path, apiKey string, body []byte, ret
 	if !retryable(resp, err, connected) {
 		return resp, err
 	}
-	wait := c.backoff()
-	if dl, ok := ctx.Deadline(); ok && time.Until(dl)-wait < c.minRetryBudget {
+	if !outbound.RetryPause(ctx, c.backoff(), c.minRetryBudget) {
 		return resp, err
-	}
-	select {
-	case <-ctx.Done():
-		return resp, err
-	case <-time.After(wait):
 	}
 	resp, _, err = c.attempt(ctx, path, apiKey, body)
 	resp.Attempts = 2
@@ -218,12 +212,5 @@ func (c *Client) attempt(ctx context.Context, path, apiKey string, body []byte) 
 // It strips the URL that *url.Error carries, so that the endpoint's address
 // reaches the log through the caller's context, not through every error.
 func classify(ctx context.Context, op string, err error) error {
-	if ctx.Err() != nil || errors.Is(err, context.DeadlineExceeded) {
-		return fmt.Errorf("%s: %w", op, ErrTimeout)
-	}
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		err = ue.Err
-	}
-	return fmt.Errorf("%s: %w", op, err)
+	return fmt.Errorf("%s: %w", op, outbound.Cause(ctx, err, ErrTimeout))
 }

@@ -1,5 +1,7 @@
-// Package outbound is the HTTP transport of every outbound client of the
-// functions: ComplyCube's, Turnstile's and the AWS services'.
+// Package outbound is what the functions' outbound clients share: the HTTP
+// transport of every one (ComplyCube's, Turnstile's, the AWS services'),
+// and the retry pause and error cause of the two written here (ComplyCube's
+// and Turnstile's; the AWS SDK retries on its own).
 package outbound
 
 import (

@@ -239,16 +239,8 @@ func (c *Client) verify(ctx context.Context, token, remoteIP, secret string) (ha
 	if !retry {
 		return verdict, err
 	}
-	wait := c.backoff()
-	if dl, ok := ctx.Deadline(); ok && time.Until(dl)-wait < c.minRetryBudget {
+	if !outbound.RetryPause(ctx, c.backoff(), c.minRetryBudget) {
 		return verdict, err
-	}
-	t := time.NewTimer(wait)
-	select {
-	case <-ctx.Done():
-		t.Stop()
-		return verdict, err
-	case <-t.C:
 	}
 	verdict, _, err2 := c.attempt(ctx, body)
 	if err2 != nil {
@@ -325,14 +317,7 @@ func retryable(err error) bool {
 // classify turns a transport error into ErrTimeout when a deadline ran
 // out, and strips the URL that *url.Error carries.
 func classify(ctx context.Context, op string, err error) error {
-	if ctx.Err() != nil || errors.Is(err, context.DeadlineExceeded) {
-		return fmt.Errorf("turnstile: %s: %w", op, ErrTimeout)
-	}
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		err = ue.Err
-	}
-	return fmt.Errorf("turnstile: %s: %w", op, err)
+	return fmt.Errorf("turnstile: %s: %w", op, outbound.Cause(ctx, err, ErrTimeout))
 }
 
 // newUUID returns a random (version 4) UUID.
