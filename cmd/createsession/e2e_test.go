@@ -37,20 +37,11 @@ type emulated struct {
 	cc  *simulator.Simulator
 }
 
+// bootstrapPath is the emulator and the create-session bootstrap, built
+// for this test (skipped under -short).
 func bootstrapPath(t *testing.T) (rie, bootstrap string) {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("end-to-end test under the emulator; -short skips it")
-	}
-	rie, err := lambdaemu.FindRIE()
-	if err != nil {
-		t.Fatal(err)
-	}
-	bootstrap, err = lambdaemu.BuildFunction("CreateSessionFunction", t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return rie, bootstrap
+	return lambdaemu.RIEForTest(t), lambdaemu.BuildFunctionForTest(t, "CreateSessionFunction")
 }
 
 func startEmulated(t *testing.T, rie, bootstrap string, extraEnv ...string) *emulated {

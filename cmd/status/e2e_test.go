@@ -41,13 +41,7 @@ const (
 // the table down the status function answers 503 while the webhook still
 // tells the operator.
 func TestAcrossInstances(t *testing.T) {
-	if testing.Short() {
-		t.Skip("end-to-end test under the emulator; -short skips it")
-	}
-	rie, err := lambdaemu.FindRIE()
-	if err != nil {
-		t.Fatal(err)
-	}
+	rie := lambdaemu.RIEForTest(t)
 	db := dynalite.Start(t)
 	db.CreateTable(t, e2eTable)
 	sm := fakesecretsmanager.Start()
@@ -63,11 +57,7 @@ func TestAcrossInstances(t *testing.T) {
 	base := append(lambdaemu.AWSEnv(sm.URL()), db.Env(e2eTable)...)
 	start := func(logicalID string, env ...string) *lambdaemu.Emulator {
 		t.Helper()
-		bootstrap, err := lambdaemu.BuildFunction(logicalID, t.TempDir())
-		if err != nil {
-			t.Fatal(err)
-		}
-		emu, err := lambdaemu.Start(rie, bootstrap, append(append([]string(nil), base...), env...))
+		emu, err := lambdaemu.Start(rie, lambdaemu.BuildFunctionForTest(t, logicalID), append(append([]string(nil), base...), env...))
 		if err != nil {
 			t.Fatal(err)
 		}

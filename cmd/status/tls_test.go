@@ -27,17 +27,8 @@ import (
 // unknown token's 404). The roots are read as Go reads them, and parsed
 // only as the chain needs (internal/lambda/truststore).
 func TestVerifiesTheTablesCertificate(t *testing.T) {
-	if testing.Short() {
-		t.Skip("end-to-end test under the emulator; -short skips it")
-	}
-	rie, err := lambdaemu.FindRIE()
-	if err != nil {
-		t.Fatal(err)
-	}
-	bootstrap, err := lambdaemu.BuildFunction("StatusFunction", t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
+	rie := lambdaemu.RIEForTest(t)
+	bootstrap := lambdaemu.BuildFunctionForTest(t, "StatusFunction")
 	db := dynalite.Start(t)
 	db.CreateTable(t, "tls-state")
 	target, _ := url.Parse(db.URL())

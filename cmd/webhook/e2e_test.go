@@ -26,17 +26,8 @@ const (
 // reached through the real SDK: a signed event is published once, a forged
 // one is refused and published nowhere.
 func TestWebhookUnderEmulator(t *testing.T) {
-	if testing.Short() {
-		t.Skip("end-to-end test under the emulator; -short skips it")
-	}
-	rie, err := lambdaemu.FindRIE()
-	if err != nil {
-		t.Fatal(err)
-	}
-	bootstrap, err := lambdaemu.BuildFunction("WebhookFunction", t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
+	rie := lambdaemu.RIEForTest(t)
+	bootstrap := lambdaemu.BuildFunctionForTest(t, "WebhookFunction")
 	sm := fakesecretsmanager.Start()
 	defer sm.Close()
 	sm.SetSecret(e2eSecretID, `{"apiKey":"test_e2e","webhookSecret":"`+e2eWebhookSecret+`"}`)

@@ -350,3 +350,28 @@ func LoadAWS(t testing.TB) *awsenv.Env {
 	}
 	return e
 }
+
+// RIEForTest is the emulator's path for an end-to-end test: the test is
+// skipped under -short, and fails when the emulator cannot be found.
+func RIEForTest(t testing.TB) string {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("end-to-end test under the emulator; -short skips it")
+	}
+	rie, err := FindRIE()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rie
+}
+
+// BuildFunctionForTest is BuildFunction into the test's own temporary
+// folder; the test fails when the build does.
+func BuildFunctionForTest(t testing.TB, logicalID string) string {
+	t.Helper()
+	bootstrap, err := BuildFunction(logicalID, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bootstrap
+}

@@ -45,14 +45,8 @@ var expected = map[string]struct {
 // events/env.json's variables for that function (ComplyCube pointed at the
 // simulator, no table) as `sam local invoke` would set them.
 func TestEventsUnderEmulator(t *testing.T) {
-	if testing.Short() {
-		t.Skip("end-to-end test under the emulator; -short skips it")
-	}
+	rie := lambdaemu.RIEForTest(t)
 	root := repo(t)
-	rie, err := lambdaemu.FindRIE()
-	if err != nil {
-		t.Fatal(err)
-	}
 	var envFile map[string]map[string]string
 	if err := json.Unmarshal(read(t, "events/env.json"), &envFile); err != nil {
 		t.Fatal(err)
