@@ -179,7 +179,7 @@ func memorySizes(o options, rie string, l *lambdaShapes, variants []*variant, f 
 		}
 		runs := map[string][]coldRun{}
 		for i := 0; i < o.coldShare; i++ {
-			for _, v := range vs {
+			for _, v := range shuffled(vs) {
 				r, err := coldStartIn(rie, l, f, v, s, f.al2023Env(v))
 				if err != nil {
 					return nil, fmt.Errorf("%s cold start (%s): %w", v.name, s, err)
