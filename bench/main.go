@@ -169,10 +169,12 @@ func (v *variant) nextEvent() []byte {
 }
 
 // shuffled is vs in a new random order, for one round of cold starts, so
-// that no variant keeps one place in every round: in a fixed order, request
-// mode measured against itself (built twice, -against HEAD) read +1.3 ms
-// of CPU and +17 ms of first answer at 128 MB in its own place (right
-// after the baseline's cold start) against the copy's (the round's end).
+// that whatever a variant's place in the round does to it (the cold start
+// just before it, the machine's state) is not tied to that variant. Request
+// mode measured against itself (built twice, -against HEAD, 15 cold starts
+// each at 128 MB) read +17 ms of first answer in the fixed order and -20 ms
+// shuffled: the spread of one run, which a fixed place would turn into a
+// difference between variants whenever it is real.
 func shuffled(vs []*variant) []*variant {
 	out := slices.Clone(vs)
 	rand.Shuffle(len(out), func(i, j int) { out[i], out[j] = out[j], out[i] })
